@@ -1,0 +1,138 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.models import choices_check
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AppendOnlyModel(models.Model):
+    """Audit rows are written once and never changed or deleted, by anyone."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name} rows cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name} rows cannot be deleted.")
+
+
+class CheckType(models.TextChoices):
+    KYB = "kyb", "KYB (business)"
+    KYC = "kyc", "KYC (person)"
+
+
+class Decision(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    REVIEW_REQUIRED = "review_required", "Review required"
+    PENDING = "pending", "Pending"
+
+
+class KybKycAuditLog(AppendOnlyModel):
+    """One row per KYB/KYC decision, by the provider or by a person (rule 10)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kyb_kyc_audit",
+    )
+    person = models.ForeignKey(
+        "merchants.MerchantPerson",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kyc_audit",
+    )
+    check_type = models.CharField(max_length=50, choices=CheckType.choices)
+    check_provider = models.CharField(max_length=100, blank=True)
+    check_reference = models.CharField(max_length=255, blank=True)
+    request_payload = models.JSONField(null=True, blank=True)
+    response_payload = models.JSONField(null=True, blank=True)
+    decision = models.CharField(max_length=50, choices=Decision.choices)
+    risk_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewer_notes = models.TextField(blank=True)
+    manual_override = models.BooleanField(default=False)
+    submitted_at = models.DateTimeField()
+    completed_at = models.DateTimeField()
+    retention_until = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        verbose_name = "KYB/KYC audit log"
+        permissions = [("export_audit", "Can export a merchant's audit timeline")]
+        constraints = [
+            choices_check("check_type", CheckType, name="kyb_kyc_valid_check_type"),
+            choices_check("decision", Decision, name="kyb_kyc_valid_decision"),
+            models.CheckConstraint(
+                condition=models.Q(merchant__isnull=False) | models.Q(person__isnull=False),
+                name="kyb_kyc_has_subject",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["check_type"], name="kyb_kyc_type"),
+            models.Index(fields=["decision"], name="kyb_kyc_decision"),
+            models.Index(fields=["-submitted_at"], name="kyb_kyc_submitted"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_check_type_display()} {self.decision} · {self.merchant or self.person}"
+
+
+class AccessAction(models.TextChoices):
+    READ = "read", "Read"
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+    EXPORT = "export", "Export"
+    DECRYPT = "decrypt", "Reveal (decrypt)"
+
+
+class DataAccessAuditLog(AppendOnlyModel):
+    """Every staff read of unmasked PII (rule 9)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user_email = models.EmailField(max_length=255, blank=True)
+    user_role = models.CharField(max_length=50, blank=True)
+    action = models.CharField(max_length=50, choices=AccessAction.choices)
+    entity_type = models.CharField(max_length=50)
+    entity_id = models.UUIDField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    api_endpoint = models.CharField(max_length=255, blank=True)
+    request_id = models.UUIDField(null=True, blank=True)
+    fields_accessed = models.JSONField(default=list)
+    access_reason = models.TextField(blank=True)
+    ticket_reference = models.CharField(max_length=100, blank=True)
+    accessed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-accessed_at"]
+        verbose_name = "data access audit log"
+        constraints = [choices_check("action", AccessAction, name="data_access_valid_action")]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id"], name="data_access_entity"),
+            models.Index(fields=["-accessed_at"], name="data_access_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_email} {self.action} {self.entity_type}:{self.entity_id}"

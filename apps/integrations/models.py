@@ -1,0 +1,253 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from apps.core.models import BaseModel, choices_check
+
+
+class IntegrationEvent(models.Model):
+    """The outbox: one row per domain event, written in the transaction of the change it
+    describes, delivered to its handlers after commit. Rows are never edited except for the
+    publishing columns; the row itself is the audit, so it carries no history table."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=100, db_index=True)
+    event_version = models.CharField(max_length=10, default="1.0")
+    aggregate_type = models.CharField(max_length=50)
+    aggregate_id = models.UUIDField()
+    event_payload = models.JSONField(default=dict)
+    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    causation_id = models.UUIDField(null=True, blank=True)
+    published = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_attempts = models.PositiveIntegerField(default=0)
+    last_publish_error = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    partition_key = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["aggregate_type", "aggregate_id"], name="event_aggregate"),
+            models.Index(
+                fields=["occurred_at"],
+                name="event_unpublished",
+                condition=models.Q(published=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.aggregate_type}:{self.aggregate_id}"
+
+
+class ExternalSystem(models.TextChoices):
+    CRM = "crm", "CRM"
+    X_SERIES = "x_series", "X-Series"
+    PAYMENTS = "payments", "Payments provider"
+    HARDWARE = "hardware", "Hardware and shipping"
+    BILLING = "billing", "Billing"
+    EMAIL = "email", "Email"
+
+
+class SyncDirection(models.TextChoices):
+    TO_EXTERNAL = "to_external", "To external"
+    FROM_EXTERNAL = "from_external", "From external"
+    BIDIRECTIONAL = "bidirectional", "Both ways"
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+    CONFLICT = "conflict", "Conflict"
+
+
+class ExternalSystemSync(ConcurrentTransitionMixin, BaseModel):
+    """Where one entity stands with one external system, with its retry schedule."""
+
+    entity_type = models.CharField(max_length=50)
+    entity_id = models.UUIDField()
+    external_system = models.CharField(max_length=50, choices=ExternalSystem.choices)
+    external_entity_id = models.CharField(max_length=255, blank=True)
+    sync_status = FSMField(
+        max_length=50, choices=SyncStatus.choices, default=SyncStatus.PENDING, protected=True
+    )
+    direction = models.CharField(
+        max_length=50, choices=SyncDirection.choices, default=SyncDirection.TO_EXTERNAL
+    )
+    last_event = models.ForeignKey(
+        IntegrationEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    max_retries = models.PositiveIntegerField(default=3)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "external system sync"
+        permissions = [("retry_sync", "Can retry a failed or conflicting sync")]
+        constraints = [
+            choices_check("sync_status", SyncStatus, name="sync_valid_status"),
+            choices_check("direction", SyncDirection, name="sync_valid_direction"),
+            models.UniqueConstraint(
+                fields=["entity_type", "entity_id", "external_system"],
+                name="sync_one_per_entity_system",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["external_system"], name="sync_system"),
+            models.Index(fields=["sync_status"], name="sync_status"),
+            models.Index(
+                fields=["next_retry_at"],
+                name="sync_due_retry",
+                condition=models.Q(sync_status="failed"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entity_type}:{self.entity_id} → {self.external_system}"
+
+    @transition(
+        field=sync_status,
+        source=[SyncStatus.PENDING, SyncStatus.FAILED],
+        target=SyncStatus.IN_PROGRESS,
+        custom={"label": "start syncing"},
+    )
+    def start(self):
+        self.next_retry_at = None
+
+    @transition(
+        field=sync_status,
+        source=SyncStatus.IN_PROGRESS,
+        target=SyncStatus.SYNCED,
+        custom={"label": "mark synced"},
+    )
+    def succeed(self, external_entity_id: str = ""):
+        self.last_sync_at = timezone.now()
+        self.external_entity_id = external_entity_id or self.external_entity_id
+        self.retry_count = 0
+        self.last_error = ""
+
+    @transition(
+        field=sync_status,
+        source=SyncStatus.IN_PROGRESS,
+        target=SyncStatus.FAILED,
+        custom={"label": "mark failed"},
+    )
+    def fail(self, error: str = "", next_retry_at=None):
+        now = timezone.now()
+        self.retry_count += 1
+        self.last_error = error
+        self.last_error_at = now
+        self.next_retry_at = next_retry_at
+
+    @transition(
+        field=sync_status,
+        source=SyncStatus.IN_PROGRESS,
+        target=SyncStatus.CONFLICT,
+        custom={"label": "mark conflicting"},
+    )
+    def flag_conflict(self, detail: str = ""):
+        self.last_error = detail
+        self.last_error_at = timezone.now()
+
+    @transition(
+        field=sync_status,
+        source=[SyncStatus.SYNCED, SyncStatus.FAILED, SyncStatus.CONFLICT],
+        target=SyncStatus.PENDING,
+        custom={"label": "queue again"},
+    )
+    def requeue(self):
+        """A new change to send, or a person asked for a retry."""
+        self.retry_count = 0
+        self.next_retry_at = None
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+
+
+class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
+    """The inbox: each inbound webhook stored once, then processed by a task."""
+
+    provider = models.CharField(max_length=50)
+    external_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    signature_valid = models.BooleanField(default=False)
+    status = FSMField(
+        max_length=50, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED, protected=True
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            choices_check("status", WebhookStatus, name="webhook_valid_status"),
+            # Rejected (forged or malformed) rows must not block the genuine event's id.
+            models.UniqueConstraint(
+                fields=["provider", "external_id"],
+                condition=~models.Q(status="rejected"),
+                name="webhook_once_per_provider_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="webhook_status")]
+
+    def __str__(self):
+        return f"{self.provider}:{self.external_id} ({self.status})"
+
+    @transition(
+        field=status,
+        source=[WebhookStatus.RECEIVED, WebhookStatus.FAILED],
+        target=WebhookStatus.PROCESSING,
+        custom={"label": "start processing"},
+    )
+    def start_processing(self):
+        self.attempts += 1
+
+    @transition(
+        field=status,
+        source=WebhookStatus.PROCESSING,
+        target=WebhookStatus.PROCESSED,
+        custom={"label": "mark processed"},
+    )
+    def mark_processed(self):
+        self.processed_at = timezone.now()
+        self.error = ""
+
+    @transition(
+        field=status,
+        source=WebhookStatus.PROCESSING,
+        target=WebhookStatus.FAILED,
+        custom={"label": "mark failed"},
+    )
+    def mark_failed(self, error: str = ""):
+        self.error = error
+
+    @transition(
+        field=status,
+        source=WebhookStatus.RECEIVED,
+        target=WebhookStatus.REJECTED,
+        custom={"label": "reject"},
+    )
+    def reject(self, error: str = ""):
+        self.error = error

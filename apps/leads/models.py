@@ -1,0 +1,176 @@
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from apps.core.models import BaseModel, choices_check
+
+
+class Cohort(models.TextChoices):
+    SELF_SERVE = "self_serve", "Self-serve"
+    ASSISTED = "assisted", "Assisted"
+    MANAGED = "managed", "Managed"
+
+
+class SellingPlan(models.TextChoices):
+    SELF_SERVE = "self_serve", "Self-serve"
+    AE_ASSISTED = "ae_assisted", "AE assisted"
+    AE_MANAGED = "ae_managed", "AE managed"
+
+
+class SetupPlan(models.TextChoices):
+    SELF_SERVE = "self_serve", "Self-serve"
+    IC_FREE = "ic_free", "Free IC setup"
+    IC_PAID = "ic_paid", "Paid IC setup"
+
+
+class Stage(models.TextChoices):
+    QUALIFY_LEADS = "qualify_leads", "Qualify leads"
+    BUYING_EXPERIENCE = "buying_experience", "Buying experience"
+    GUIDED_SETUP = "guided_setup", "Guided setup"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    DISQUALIFIED = "disqualified", "Disqualified"
+    CONVERTED = "converted", "Converted"
+    LOST = "lost", "Lost"
+
+
+OPEN_LEAD_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED]
+
+
+class Lead(ConcurrentTransitionMixin, BaseModel):
+    """A prospective merchant, from first interest to conversion (steps 1-3)."""
+
+    external_lead_id = models.CharField(max_length=255, blank=True, null=True, unique=True)
+    crm_lead_id = models.CharField(max_length=255, blank=True, db_index=True)
+
+    email = models.EmailField(max_length=255, unique=True)
+    phone = models.CharField(max_length=50, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+
+    business_name = models.CharField(max_length=255, blank=True)
+    business_category = models.CharField(
+        "vertical", max_length=100, blank=True, help_text="Restaurant, retail, golf..."
+    )
+    business_type = models.CharField(
+        max_length=50, blank=True, help_text="LLC, corporation, sole proprietor..."
+    )
+    annual_revenue_estimate = models.DecimalField(
+        "annual GTV estimate", max_digits=15, decimal_places=2, null=True, blank=True
+    )
+    number_of_locations = models.PositiveIntegerField(null=True, blank=True)
+
+    country_code = models.CharField(max_length=2, default="US")
+    region = models.CharField(max_length=100, blank=True)
+    language_code = models.CharField(max_length=5, default="en")
+    timezone = models.CharField(max_length=50, blank=True)
+
+    source = models.CharField(max_length=50, blank=True, help_text="organic, paid, referral...")
+    campaign_id = models.CharField(max_length=255, blank=True)
+    utm_source = models.CharField(max_length=255, blank=True)
+    utm_medium = models.CharField(max_length=255, blank=True)
+    utm_campaign = models.CharField(max_length=255, blank=True)
+    referrer = models.URLField(max_length=1000, blank=True)
+
+    status = FSMField(
+        max_length=50, choices=LeadStatus.choices, default=LeadStatus.NEW, protected=True
+    )
+    stage = models.CharField(
+        max_length=50, choices=Stage.choices, default=Stage.QUALIFY_LEADS, blank=True
+    )
+
+    cohort = models.CharField(max_length=50, choices=Cohort.choices, null=True, blank=True)
+    selling_plan = models.CharField(max_length=50, choices=SellingPlan.choices, blank=True)
+    setup_plan = models.CharField(max_length=50, choices=SetupPlan.choices, blank=True)
+    gtv_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    complexity_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    risk_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
+    assigned_ae = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ae_leads",
+    )
+    assigned_ic = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ic_leads",
+    )
+    ae_contacted_at = models.DateTimeField(null=True, blank=True)
+    ic_contacted_at = models.DateTimeField(null=True, blank=True)
+
+    contacted_at = models.DateTimeField(null=True, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True, help_text="When KYB was approved")
+    converted_at = models.DateTimeField(null=True, blank=True, help_text="When first paid")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="Disqualified or lost")
+    close_reason = models.TextField(blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("override_cohort", "Can override a lead's cohort")]
+        constraints = [
+            choices_check("status", LeadStatus, name="lead_valid_status"),
+            choices_check("cohort", Cohort, name="lead_valid_cohort", nullable=True),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"], name="lead_status_live", condition=models.Q(deleted_at=None)
+            ),
+            models.Index(
+                fields=["cohort"], name="lead_cohort_live", condition=models.Q(deleted_at=None)
+            ),
+            models.Index(
+                fields=["assigned_ae"],
+                name="lead_assigned_ae_live",
+                condition=models.Q(deleted_at=None),
+            ),
+            models.Index(
+                fields=["status", "cohort"],
+                name="lead_active",
+                condition=models.Q(deleted_at=None),
+            ),
+        ]
+
+    def __str__(self):
+        return self.business_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    # --- transitions (state only; services do the rest) ---------------------------------
+    @transition(field=status, source=LeadStatus.NEW, target=LeadStatus.CONTACTED)
+    def mark_contacted(self):
+        """First contact by an AE or IC."""
+
+    @transition(
+        field=status,
+        source=[LeadStatus.NEW, LeadStatus.CONTACTED],
+        target=LeadStatus.QUALIFIED,
+    )
+    def qualify(self):
+        """The merchant's KYB was approved."""
+
+    @transition(field=status, source=LeadStatus.QUALIFIED, target=LeadStatus.CONVERTED)
+    def convert(self):
+        """The merchant's first order was paid."""
+
+    @transition(field=status, source=OPEN_LEAD_STATUSES, target=LeadStatus.DISQUALIFIED)
+    def disqualify(self):
+        """Not a fit (out of market, failed compliance...)."""
+
+    @transition(field=status, source=OPEN_LEAD_STATUSES, target=LeadStatus.LOST)
+    def mark_lost(self):
+        """Went silent or chose someone else."""

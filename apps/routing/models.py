@@ -1,0 +1,242 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from apps.core.fsm import guard
+from apps.core.models import BaseModel, choices_check
+from apps.leads.models import Cohort, SellingPlan, SetupPlan
+
+
+class CohortRule(BaseModel):
+    """One row of the priority-ordered cohort table. `conditions` keys, all optional:
+    gtv_min, gtv_max (annual USD), locations_min, locations_max, verticals [..],
+    countries [..]. Every present key must match; `match` is an explicit "any" of
+    groups: {"any": [{"gtv_min": ...}, {"locations_min": ...}]}."""
+
+    rule_name = models.CharField(max_length=255, unique=True)
+    rule_description = models.TextField(blank=True)
+    priority = models.IntegerField(help_text="Lower number is evaluated first.")
+    conditions = models.JSONField(default=dict, blank=True)
+    cohort = models.CharField(max_length=50, choices=Cohort.choices)
+    selling_plan = models.CharField(max_length=50, choices=SellingPlan.choices)
+    setup_plan = models.CharField(max_length=50, choices=SetupPlan.choices)
+    is_active = models.BooleanField(default=True)
+    effective_from = models.DateTimeField(default=timezone.now)
+    effective_to = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["priority", "rule_name"]
+        constraints = [
+            choices_check("cohort", Cohort, name="cohortrule_valid_cohort"),
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True)
+                | models.Q(effective_to__gt=models.F("effective_from")),
+                name="cohortrule_effective_window",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["priority"],
+                name="cohortrule_active_priority",
+                condition=models.Q(is_active=True),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.priority}: {self.rule_name} → {self.cohort}"
+
+
+class QueueType(models.TextChoices):
+    AE = "ae", "Account executive"
+    IC = "ic", "Implementation consultant"
+    COMPLIANCE = "compliance", "Compliance review"
+
+
+class RoutingQueue(BaseModel):
+    code = models.SlugField(max_length=100, unique=True, help_text="ae_high_priority, ...")
+    queue_name = models.CharField(max_length=100)
+    queue_type = models.CharField(max_length=50, choices=QueueType.choices)
+    sla_minutes = models.PositiveIntegerField(null=True, blank=True)
+    max_queue_size = models.PositiveIntegerField(null=True, blank=True)
+    overflow_rank = models.PositiveIntegerField(
+        default=0, help_text="Order among queues of one type; a full queue overflows to the next."
+    )
+    auto_assign = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["queue_type", "overflow_rank", "queue_name"]
+        constraints = [choices_check("queue_type", QueueType, name="queue_valid_type")]
+
+    def __str__(self):
+        return self.queue_name
+
+
+class AssignmentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    CONTACTED = "contacted", "Contacted"
+    IN_PROGRESS = "in_progress", "In progress"
+    RESOLVED = "resolved", "Resolved"
+    ESCALATED = "escalated", "Escalated"
+
+
+OPEN_ASSIGNMENT_STATUSES = [
+    AssignmentStatus.QUEUED,
+    AssignmentStatus.ASSIGNED,
+    AssignmentStatus.CONTACTED,
+    AssignmentStatus.IN_PROGRESS,
+]
+
+
+@guard("Pick the agent who takes this item.")
+def _has_agent(assignment):
+    return assignment.assigned_to_id is not None
+
+
+class QueueAssignment(ConcurrentTransitionMixin, BaseModel):
+    """A lead or merchant waiting in (or taken from) a routing queue, with its SLA clock."""
+
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="assignments"
+    )
+    merchant = models.ForeignKey(
+        "merchants.Merchant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="assignments",
+    )
+    queue = models.ForeignKey(RoutingQueue, on_delete=models.PROTECT, related_name="assignments")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="queue_assignments",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    auto_assigned = models.BooleanField(default=False)
+
+    status = FSMField(
+        max_length=50,
+        choices=AssignmentStatus.choices,
+        default=AssignmentStatus.QUEUED,
+        protected=True,
+    )
+    priority = models.IntegerField(default=0, help_text="Higher is more urgent.")
+    reason = models.TextField(blank=True, help_text="Why it was queued, escalated or released.")
+
+    queued_at = models.DateTimeField(default=timezone.now)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-priority", "queued_at"]
+        permissions = [("work_queue", "Can claim and work queue items")]
+        constraints = [
+            choices_check("status", AssignmentStatus, name="assignment_valid_status"),
+            models.CheckConstraint(
+                condition=models.Q(lead__isnull=False) | models.Q(merchant__isnull=False),
+                name="assignment_has_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["queue", "lead"],
+                condition=models.Q(status__in=OPEN_ASSIGNMENT_STATUSES),
+                name="assignment_one_open_per_lead_queue",
+            ),
+            models.UniqueConstraint(
+                fields=["queue", "merchant"],
+                condition=models.Q(status__in=OPEN_ASSIGNMENT_STATUSES, lead__isnull=True),
+                name="assignment_one_open_per_merchant_queue",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "queued_at",
+                name="assignment_queue_priority",
+                condition=models.Q(status__in=[AssignmentStatus.QUEUED, AssignmentStatus.ASSIGNED]),
+            ),
+            models.Index(fields=["status"], name="assignment_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.queue} · {self.lead or self.merchant}"
+
+    @transition(
+        field=status,
+        source=AssignmentStatus.QUEUED,
+        target=AssignmentStatus.ASSIGNED,
+        conditions=[_has_agent],
+        permission="routing.work_queue",
+    )
+    def assign(self):
+        """Claimed by an agent or auto-assigned; the service sets assigned_to first."""
+
+    @transition(
+        field=status,
+        source=AssignmentStatus.ASSIGNED,
+        target=AssignmentStatus.ASSIGNED,
+        conditions=[_has_agent],
+        permission="routing.work_queue",
+    )
+    def reassign(self):
+        """Handed to another agent."""
+
+    @transition(
+        field=status,
+        source=AssignmentStatus.ASSIGNED,
+        target=AssignmentStatus.QUEUED,
+        permission="routing.work_queue",
+    )
+    def release(self):
+        """Given back to the queue."""
+
+    @transition(
+        field=status,
+        source=AssignmentStatus.ASSIGNED,
+        target=AssignmentStatus.CONTACTED,
+        permission="routing.work_queue",
+    )
+    def record_contact(self):
+        """First contact made: stops the SLA clock."""
+
+    @transition(
+        field=status,
+        source=AssignmentStatus.CONTACTED,
+        target=AssignmentStatus.IN_PROGRESS,
+        permission="routing.work_queue",
+    )
+    def start_work(self):
+        """Working with the merchant."""
+
+    @transition(
+        field=status,
+        source=[AssignmentStatus.CONTACTED, AssignmentStatus.IN_PROGRESS],
+        target=AssignmentStatus.RESOLVED,
+        permission="routing.work_queue",
+    )
+    def resolve(self):
+        """Done with this item."""
+
+    @transition(
+        field=status,
+        source=OPEN_ASSIGNMENT_STATUSES,
+        target=AssignmentStatus.ESCALATED,
+        permission="routing.work_queue",
+    )
+    def escalate(self):
+        """Raised to someone more senior; the reason is kept on the row."""
