@@ -3,13 +3,11 @@
 import os
 
 os.environ.setdefault("DJANGO_DEBUG", "True")
-os.environ.setdefault(
-    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onboarding"
-)
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onboarding")
 os.environ["Q_SYNC"] = "True"
 os.environ["INTEGRATIONS_MODE"] = "sandbox"
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

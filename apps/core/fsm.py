@@ -60,8 +60,10 @@ def transition_apply(instance, transition_name: str, *, actor, reason: str, **kw
     label = transition_label(method)
     noun = instance._meta.verbose_name
     if not can_proceed(method, check_conditions=False):
+        field = meta.field
+        state_label = dict(field.flatchoices).get(state, state)
         raise TransitionRefused(
-            f"This {noun} is {str(state).replace('_', ' ')}: it cannot {label} from there.",
+            f"This {noun}'s {field.verbose_name} is “{state_label}”: it cannot {label} now.",
             code="transition_not_allowed",
         )
     unmet = unmet_conditions(instance, transition_name)

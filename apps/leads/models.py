@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -84,7 +85,8 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
         max_length=50, choices=Stage.choices, default=Stage.QUALIFY_LEADS, blank=True
     )
 
-    cohort = models.CharField(max_length=50, choices=Cohort.choices, null=True, blank=True)
+    # NULL until profiled (spec: cohort may be NULL), distinct from any cohort value.
+    cohort = models.CharField(max_length=50, choices=Cohort.choices, null=True, blank=True)  # noqa: DJ001
     selling_plan = models.CharField(max_length=50, choices=SellingPlan.choices, blank=True)
     setup_plan = models.CharField(max_length=50, choices=SetupPlan.choices, blank=True)
     gtv_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
@@ -154,6 +156,7 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
     @transition(field=status, source=LeadStatus.NEW, target=LeadStatus.CONTACTED)
     def mark_contacted(self):
         """First contact by an AE or IC."""
+        self.contacted_at = timezone.now()
 
     @transition(
         field=status,
@@ -162,15 +165,21 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
     )
     def qualify(self):
         """The merchant's KYB was approved."""
+        self.qualified_at = timezone.now()
 
     @transition(field=status, source=LeadStatus.QUALIFIED, target=LeadStatus.CONVERTED)
     def convert(self):
         """The merchant's first order was paid."""
+        self.converted_at = timezone.now()
 
     @transition(field=status, source=OPEN_LEAD_STATUSES, target=LeadStatus.DISQUALIFIED)
-    def disqualify(self):
+    def disqualify(self, reason: str = ""):
         """Not a fit (out of market, failed compliance...)."""
+        self.closed_at = timezone.now()
+        self.close_reason = reason
 
     @transition(field=status, source=OPEN_LEAD_STATUSES, target=LeadStatus.LOST)
-    def mark_lost(self):
-        """Went silent or chose someone else."""
+    def mark_lost(self, reason: str = ""):
+        """Went silent, chose someone else, or abandoned the journey."""
+        self.closed_at = timezone.now()
+        self.close_reason = reason

@@ -65,9 +65,11 @@ def _every_person_approved(merchant):
 
 @guard("Every required step must be completed first.")
 def _required_steps_done(merchant):
-    return not merchant.step_progress.filter(step__is_required=True).exclude(
-        status="completed"
-    ).exists()
+    return (
+        not merchant.step_progress.filter(step__is_required=True)
+        .exclude(status="completed")
+        .exists()
+    )
 
 
 class Merchant(ConcurrentTransitionMixin, BaseModel):

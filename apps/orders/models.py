@@ -134,9 +134,7 @@ def _has_items(order):
     return order.items.exists()
 
 
-@guard(
-    "Business verification (KYB) must be approved before an order with hardware can be paid."
-)
+@guard("Business verification (KYB) must be approved before an order with hardware can be paid.")
 def _kyb_allows_hardware(order):
     return not order.has_hardware() or order.merchant.kyb_status == "approved"
 
@@ -470,7 +468,9 @@ class Payment(ConcurrentTransitionMixin, BaseModel):
         ordering = ["-created_at"]
         constraints = [
             choices_check("status", PaymentStatus, name="payment_valid_status"),
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="payment_amount_positive"
+            ),
         ]
 
     def __str__(self):
