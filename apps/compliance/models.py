@@ -11,8 +11,20 @@ class AppendOnlyError(Exception):
     pass
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk update and delete would bypass the model's guard: refuse them too."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit rows cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit rows cannot be deleted.")
+
+
 class AppendOnlyModel(models.Model):
     """Audit rows are written once and never changed or deleted, by anyone."""
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -1,6 +1,6 @@
 """The one way a service performs a state transition (STYLE.md "State machines").
 
-    transition_apply(merchant, "kyb_approve", actor=user, reason="kyb_approve: provider")
+    transition_apply(merchant, "kyb_approve", actor=user, change_reason="kyb_approve: ...")
 
 checks that the transition is allowed from the current state, that its guards hold and
 that the actor may perform it, then calls it, records who and why for the history table,
@@ -51,7 +51,7 @@ def transition_label(method) -> str:
     return method.__name__.replace("_", " ")
 
 
-def transition_apply(instance, transition_name: str, *, actor, reason: str, **kwargs):
+def transition_apply(instance, transition_name: str, *, actor, change_reason: str, **kwargs):
     """Perform `transition_name` on `instance` and save it. `actor=None` means the system
     (a provider decision, a scheduled sweep): permission checks apply to people only."""
     method = getattr(instance, transition_name)
@@ -75,7 +75,7 @@ def transition_apply(instance, transition_name: str, *, actor, reason: str, **kw
         )
     result = method(**kwargs)
     instance._history_user = actor
-    instance._change_reason = reason
+    instance._change_reason = change_reason
     try:
         instance.save()
     except ConcurrentTransition as exc:

@@ -27,7 +27,9 @@ def transition_perform(
 
     with transaction.atomic():
         before = state_field_value(instance, transition_name)
-        transition_apply(instance, transition_name, actor=actor, reason=reason, **(params or {}))
+        transition_apply(
+            instance, transition_name, actor=actor, change_reason=reason, **(params or {})
+        )
         if event_type:
             event_emit(
                 event_type=event_type,

@@ -557,8 +557,8 @@ class MerchantBankAccount(ConcurrentTransitionMixin, BaseModel):
         target=VerificationStatus.IN_PROGRESS,
         custom={"label": "start verification"},
     )
-    def verification_start(self, method: str = "instant"):
-        self.verification_method = method
+    def verification_start(self, verification_method: str = "instant"):
+        self.verification_method = verification_method
         self.verification_failure_reason = ""
 
     @transition(

@@ -262,6 +262,20 @@ def merchant_payouts_refresh(*, merchant: Merchant, actor=None) -> Merchant:
 # --- Bank account ---------------------------------------------------------------------------
 
 
+def bank_account_add(*, merchant: Merchant, actor, **details) -> MerchantBankAccount:
+    """A new primary payout account. It replaces the current primary one, which stops
+    being used; payouts are held again until the new account is verified (rule 2)."""
+    with transaction.atomic():
+        for old in merchant.bank_accounts.select_for_update().filter(is_primary=True):
+            old.is_primary = False
+            old.is_active = False
+            save_tracked(old, actor=actor, reason="bank_account_add: replaced")
+        account = MerchantBankAccount(merchant=merchant, is_primary=True, **details)
+        save_tracked(account, actor=actor, reason="bank_account_add")
+        merchant_payouts_refresh(merchant=merchant, actor=actor)
+    return account
+
+
 def bank_account_verification_start(
     *, bank_account: MerchantBankAccount, actor, method: str = "instant"
 ) -> MerchantBankAccount:
@@ -271,7 +285,7 @@ def bank_account_verification_start(
         actor=actor,
         reason=f"bank_account_verification_start: {method}",
         event_type="bank_account.verification_started",
-        params={"method": method},
+        params={"verification_method": method},
     )
 
 

@@ -15,7 +15,23 @@ from apps.orders.models import (
 REASON_REQUIRED = "Say why: the merchant is told."
 
 
-def _order(order: Order, transition: str, *, actor, event: str, note: str = "", params=None):
+def _order(
+    order: Order,
+    transition: str,
+    *,
+    actor,
+    event: str,
+    note: str = "",
+    params=None,
+    payment: str | None = None,
+    fulfillment: str | None = None,
+):
+    """Perform an order transition; `payment`/`fulfillment` update the mirrored statuses
+    in the same save, so the history shows one row for the one use case."""
+    if payment and order.payment_status != payment:
+        order.mirror_payment_status(value=payment)
+    if fulfillment and order.fulfillment_status != fulfillment:
+        order.mirror_fulfillment_status(value=fulfillment)
     return transition_perform(
         order,
         transition,
@@ -27,22 +43,14 @@ def _order(order: Order, transition: str, *, actor, event: str, note: str = "", 
     )
 
 
-def _mirror(order: Order, *, payment: str | None = None, fulfillment: str | None = None, actor):
-    if payment and order.payment_status != payment:
+def _mirror_payment(order: Order, status: str) -> None:
+    if order.payment_status != status:
         transition_perform(
             order,
             "mirror_payment_status",
             actor=None,
-            reason=f"order payment status: {payment}",
-            params={"value": payment},
-        )
-    if fulfillment and order.fulfillment_status != fulfillment:
-        transition_perform(
-            order,
-            "mirror_fulfillment_status",
-            actor=None,
-            reason=f"order fulfilment status: {fulfillment}",
-            params={"value": fulfillment},
+            reason=f"order payment status: {status}",
+            params={"value": status},
         )
 
 
@@ -61,8 +69,14 @@ def order_mark_paid(*, order: Order, actor=None, reference: str = "") -> Order:
     from apps.leads.services import lead_convert
 
     with transaction.atomic():
-        _order(order, "mark_paid", actor=actor, event="order.paid", params={"reference": reference})
-        _mirror(order, payment=OrderPaymentStatus.CAPTURED, actor=actor)
+        _order(
+            order,
+            "mark_paid",
+            actor=actor,
+            event="order.paid",
+            params={"reference": reference},
+            payment=OrderPaymentStatus.CAPTURED,
+        )
         lead = order.merchant.lead
         if lead.status == LeadStatus.QUALIFIED:
             lead_convert(lead=lead, actor=actor, reason=f"order {order.order_number} paid")
@@ -70,10 +84,13 @@ def order_mark_paid(*, order: Order, actor=None, reference: str = "") -> Order:
 
 
 def order_mark_hardware_ordered(*, order: Order, actor=None) -> Order:
-    with transaction.atomic():
-        _order(order, "mark_hardware_ordered", actor=actor, event="order.hardware_ordered")
-        _mirror(order, fulfillment=FulfillmentStatus.PROCESSING, actor=actor)
-    return order
+    return _order(
+        order,
+        "mark_hardware_ordered",
+        actor=actor,
+        event="order.hardware_ordered",
+        fulfillment=FulfillmentStatus.PROCESSING,
+    )
 
 
 def order_mark_shipped(*, order: Order, actor=None) -> Order:
@@ -86,49 +103,43 @@ def order_mark_delivered(*, order: Order, actor=None) -> Order:
 
 def order_activate(*, order: Order, actor=None) -> Order:
     transition = "activate_software_only" if order.status == OrderStatus.PAID else "activate"
-    with transaction.atomic():
-        _order(order, transition, actor=actor, event="order.activated")
-        _mirror(order, fulfillment=FulfillmentStatus.FULFILLED, actor=actor)
-    return order
+    return _order(
+        order,
+        transition,
+        actor=actor,
+        event="order.activated",
+        fulfillment=FulfillmentStatus.FULFILLED,
+    )
 
 
 def order_cancel(*, order: Order, actor, reason: str) -> Order:
     if not reason.strip():
         raise DomainError(REASON_REQUIRED, code="reason_required")
-    with transaction.atomic():
-        _order(
-            order,
-            "cancel",
-            actor=actor,
-            event="order.cancelled",
-            note=reason,
-            params={"reason": reason},
-        )
-        _mirror(
-            order,
-            payment=OrderPaymentStatus.CANCELLED
-            if order.payment_status == OrderPaymentStatus.PENDING
-            else None,
-            fulfillment=FulfillmentStatus.CANCELLED,
-            actor=actor,
-        )
-    return order
+    unpaid = order.payment_status == OrderPaymentStatus.PENDING
+    return _order(
+        order,
+        "cancel",
+        actor=actor,
+        event="order.cancelled",
+        note=reason,
+        params={"reason": reason},
+        payment=OrderPaymentStatus.CANCELLED if unpaid else None,
+        fulfillment=FulfillmentStatus.CANCELLED,
+    )
 
 
 def order_refund(*, order: Order, actor, reason: str) -> Order:
     if not reason.strip():
         raise DomainError(REASON_REQUIRED, code="reason_required")
-    with transaction.atomic():
-        _order(
-            order,
-            "refund",
-            actor=actor,
-            event="order.refunded",
-            note=reason,
-            params={"reason": reason},
-        )
-        _mirror(order, payment=OrderPaymentStatus.REFUNDED, actor=actor)
-    return order
+    return _order(
+        order,
+        "refund",
+        actor=actor,
+        event="order.refunded",
+        note=reason,
+        params={"reason": reason},
+        payment=OrderPaymentStatus.REFUNDED,
+    )
 
 
 # --- Items ------------------------------------------------------------------------------------
@@ -156,7 +167,7 @@ def _payment(payment: Payment, transition: str, *, actor, mirror: str, params=No
             payload={"order_id": str(payment.order_id), "amount": str(payment.amount)},
             params=params,
         )
-        _mirror(payment.order, payment=mirror, actor=actor)
+        _mirror_payment(payment.order, mirror)
     return payment
 
 

@@ -1,0 +1,107 @@
+"""The outbox backbone: events are recorded with the change, delivered after commit, never
+lost when delivery fails, and never delivered twice."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.integrations import registry, services
+from apps.integrations.models import IntegrationEvent
+from apps.leads.services import lead_mark_contacted
+from tests.leads.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def received():
+    """A handler for the test event type that records what it was given."""
+    calls = []
+
+    def handler(event):
+        calls.append(event.pk)
+
+    registry._handlers["test.happened"].append(handler)
+    yield calls
+    registry._handlers.pop("test.happened", None)
+
+
+def _emit():
+    lead = LeadFactory()
+    with transaction.atomic():
+        return services.event_emit(event_type="test.happened", aggregate=lead)
+
+
+def test_an_event_is_delivered_once_after_commit(received):
+    event = _emit()
+    event.refresh_from_db()
+    assert event.published is True
+    assert received == [event.pk]
+
+
+def test_a_rolled_back_change_records_and_delivers_nothing(received):
+    lead = LeadFactory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lead_mark_contacted(lead=lead, actor=None)
+        raise RuntimeError("the request failed after the transition")
+    lead.refresh_from_db()
+    assert lead.status == "new"
+    assert not IntegrationEvent.objects.filter(aggregate_id=lead.pk).exists()
+
+
+def test_delivering_an_event_twice_runs_its_handlers_once(received):
+    event = _emit()
+    services.event_deliver(event_id=event.pk)
+    assert received == [event.pk]
+
+
+def test_a_failing_handler_keeps_the_event_for_the_sweep(received):
+    def broken(event):
+        raise ConnectionError("CRM down")
+
+    registry._handlers["test.happened"].insert(0, broken)
+    event = _emit()
+    event.refresh_from_db()
+    assert event.published is False
+    assert event.publish_attempts == 1
+    assert "CRM down" in event.last_publish_error
+
+    registry._handlers["test.happened"].remove(broken)
+    IntegrationEvent.objects.filter(pk=event.pk).update(
+        occurred_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert services.events_sweep_unpublished() == 1
+    event.refresh_from_db()
+    assert event.published is True
+    assert received == [event.pk]
+
+
+def test_the_sweep_leaves_recent_and_published_events_alone(received):
+    published = _emit()
+    recent = IntegrationEvent.objects.create(
+        event_type="test.happened", aggregate_type="lead", aggregate_id=published.aggregate_id
+    )
+    assert services.events_sweep_unpublished() == 0
+    recent.refresh_from_db()
+    assert recent.published is False
+
+
+def test_retention_purges_only_old_published_events():
+    old = IntegrationEvent.objects.create(
+        event_type="x",
+        aggregate_type="lead",
+        aggregate_id=LeadFactory().pk,
+        published=True,
+        occurred_at=timezone.now() - timedelta(days=91),
+    )
+    old_unpublished = IntegrationEvent.objects.create(
+        event_type="x",
+        aggregate_type="lead",
+        aggregate_id=old.aggregate_id,
+        occurred_at=timezone.now() - timedelta(days=91),
+    )
+    assert services.events_purge_published() == 1
+    assert not IntegrationEvent.objects.filter(pk=old.pk).exists()
+    assert IntegrationEvent.objects.filter(pk=old_unpublished.pk).exists()

@@ -1,0 +1,86 @@
+"""Production settings: what a deployment gets from its environment alone.
+
+Each test starts `manage.py` in a fresh process, because settings are read once at import.
+Values in the process environment win over the repository's `.env` (read with
+overwrite=False), so every variable a developer's `.env` could set and that would change
+the outcome is passed explicitly. No database is touched.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
+
+# Read by config/settings.py or set by config/settings_test.py in this process; none of
+# them may reach the child from here.
+_INHERITED = (
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_SECRET_KEY_FALLBACKS",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
+    "DJANGO_SECURE_SSL_REDIRECT",
+    "DJANGO_SECURE_HSTS_SECONDS",
+    "DATABASE_URL",
+    "Q_SYNC",
+    "Q_BROKER",
+    "INTEGRATIONS_MODE",
+    "EMAIL_BACKEND",
+)
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    child_env = {key: value for key, value in os.environ.items() if key not in _INHERITED}
+    child_env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    child_env.update(env)
+    return subprocess.run(
+        [sys.executable, str(MANAGE_PY), *args],
+        cwd=MANAGE_PY.parent,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_DEBUG": "False",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            # Empty: a weak fallback key in a developer's .env would fail security.W025.
+            "DJANGO_SECRET_KEY_FALLBACKS": "",
+            "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
+        },
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "System check identified no issues" in output
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _manage(
+        "check",
+        env={
+            "DJANGO_DEBUG": "False",
+            # Set but empty rather than absent, so a DJANGO_SECRET_KEY in .env cannot fill
+            # it in; the settings treat both the same way.
+            "DJANGO_SECRET_KEY": "",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'no-secret.sqlite3'}",
+        },
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
