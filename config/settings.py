@@ -197,6 +197,23 @@ else:
 # "sandbox" (deterministic, no network) or "http" (real providers, configured below).
 INTEGRATIONS_MODE = env("INTEGRATIONS_MODE", default="sandbox")
 
+# Inbound webhooks: one shared secret per provider, and how old a signed request may be.
+WEBHOOK_PROVIDERS = ("crm", "payments", "hardware", "billing", "x_series")
+
+
+def _webhook_secret(provider: str) -> str:
+    name = f"WEBHOOK_SECRET_{provider.upper()}"
+    if INTEGRATIONS_MODE == "http" and not DEBUG:
+        value = env(name, default="")
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set with real providers.")
+        return value
+    return env(name, default=f"dev-{provider}-webhook-secret")
+
+
+WEBHOOK_SECRETS = {provider: _webhook_secret(provider) for provider in WEBHOOK_PROVIDERS}
+WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.console.EmailBackend"

@@ -82,6 +82,12 @@ class ExternalSystemSync(ConcurrentTransitionMixin, BaseModel):
     last_event = models.ForeignKey(
         IntegrationEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    synced_snapshot = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Field values both sides agreed on at the last sync (conflict detection).",
+    )
+    conflict_fields = models.JSONField(default=list, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     retry_count = models.PositiveIntegerField(default=0)

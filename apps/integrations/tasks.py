@@ -14,3 +14,10 @@ def events_sweep():
 
 def retention_purge():
     return services.events_purge_published()
+
+
+def webhook_process(webhook_id: str):
+    from apps.integrations.inbox import webhook_process as process
+
+    event = process(webhook_id=webhook_id)
+    return event.status if event else None
