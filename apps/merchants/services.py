@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.compliance.services import kyb_kyc_audit_record
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.core.services import transition_perform
 from apps.merchants.models import (
@@ -19,6 +19,7 @@ from apps.merchants.models import (
 DECISIONS = (CheckStatus.APPROVED, CheckStatus.REJECTED, CheckStatus.REVIEW_REQUIRED)
 UNKNOWN_DECISION = "A decision is approved, rejected or review_required."
 NOTES_REQUIRED = "A reviewer's decision needs notes: they are kept in the audit log."
+NOT_UNDER_REVIEW = "Only a case under review can be decided by a reviewer."
 OWNERSHIP_OVER_100 = "Owners' shares add up to more than 100 %."
 NO_REPRESENTATIVE = "Add a representative: someone who can act for the business."
 KYC_NOT_APPROVED = "Every owner and representative must pass KYC first."
@@ -36,11 +37,16 @@ _KYC_TRANSITIONS = {
 }
 
 
-def _check_decision(decision: str, *, actor, notes: str) -> None:
+def _check_decision(decision: str, *, actor, notes: str, status: str) -> None:
     if decision not in DECISIONS:
         raise DomainError(UNKNOWN_DECISION, code="unknown_decision")
-    if actor is not None and not notes.strip():
-        raise DomainError(NOTES_REQUIRED, code="notes_required")
+    if actor is not None:
+        # People decide only what the provider sent to review; otherwise the provider's
+        # own decision, still on its way, would arrive to a case already closed.
+        if status != CheckStatus.REVIEW_REQUIRED:
+            raise TransitionRefused(NOT_UNDER_REVIEW, code="not_under_review")
+        if not notes.strip():
+            raise DomainError(NOTES_REQUIRED, code="notes_required")
 
 
 # --- KYB --------------------------------------------------------------------------------------
@@ -74,7 +80,7 @@ def merchant_kyb_decide(
     from apps.leads.models import LeadStatus
     from apps.leads.services import lead_qualify
 
-    _check_decision(decision, actor=actor, notes=notes)
+    _check_decision(decision, actor=actor, notes=notes, status=merchant.kyb_status)
     params = {"reason": notes} if decision == CheckStatus.REJECTED else None
     who = "reviewer" if actor else "provider"
     with transaction.atomic():
@@ -137,7 +143,7 @@ def person_kyc_decide(
     response_payload: dict | None = None,
     risk_score: Decimal | None = None,
 ) -> MerchantPerson:
-    _check_decision(decision, actor=actor, notes=notes)
+    _check_decision(decision, actor=actor, notes=notes, status=person.kyc_status)
     params = {"reason": notes} if decision == CheckStatus.REJECTED else None
     who = "reviewer" if actor else "provider"
     with transaction.atomic():

@@ -67,7 +67,7 @@ class TaxRate(BaseModel):
 
     country = models.CharField(max_length=2, default="US")
     state = models.CharField(max_length=50)
-    rate = models.DecimalField(max_digits=6, decimal_places=4, help_text="0.0725 for 7.25 %")
+    rate = models.DecimalField(max_digits=7, decimal_places=5, help_text="0.06875 for 6.875 %")
 
     history = HistoricalRecords()
 

@@ -108,3 +108,10 @@ def test_refusal_message_names_the_current_state():
     assert refusal.value.message == (
         "This lead's status is “Converted”: it cannot mark contacted now."
     )
+
+
+def test_a_long_reason_is_kept_whole_in_the_history():
+    reason = "Chose a competitor after a long evaluation of integrations. " * 5
+    lead = LeadFactory()
+    services.lead_mark_lost(lead=lead, actor=None, reason=reason)
+    assert lead.history.first().history_change_reason == f"lead_mark_lost: {reason}"

@@ -255,3 +255,14 @@ def test_payouts_turn_off_when_kyc_is_lost():
     assert merchant.kyc_status == C.SUBMITTED
     assert merchant.payouts_enabled is False
     assert merchant.payments_activated is False
+
+
+@pytest.mark.parametrize("status", [C.PENDING, C.SUBMITTED, C.APPROVED, C.REJECTED])
+def test_a_reviewer_cannot_decide_a_case_that_is_not_under_review(status, compliance_user):
+    merchant = MerchantFactory(kyb_status=status)
+    with pytest.raises(DomainError, match=services.NOT_UNDER_REVIEW):
+        services.merchant_kyb_decide(
+            merchant=merchant, decision=C.APPROVED, actor=compliance_user, notes="ok"
+        )
+    merchant.refresh_from_db()
+    assert merchant.kyb_status == status

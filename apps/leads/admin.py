@@ -1,0 +1,162 @@
+from django.contrib import admin
+from django.db import models
+
+from apps.core.admin import TrackedAdmin, transition_action
+from apps.leads.models import Lead
+from apps.leads.services import lead_disqualify, lead_mark_contacted, lead_mark_lost
+
+CLOSE_REASON_HELP = "Kept on the lead and in its history."
+
+
+@admin.register(Lead)
+class LeadAdmin(TrackedAdmin):
+    list_display = (
+        "__str__",
+        "email",
+        "status",
+        "cohort",
+        "selling_plan",
+        "assigned_ae",
+        "source",
+        "created_at",
+        "contacted_at",
+    )
+    list_filter = (
+        "status",
+        "cohort",
+        "selling_plan",
+        "setup_plan",
+        "stage",
+        "source",
+        "country_code",
+        "created_at",
+        "contacted_at",
+    )
+    search_fields = (
+        "email",
+        "business_name",
+        "first_name",
+        "last_name",
+        "phone",
+        "external_lead_id",
+        "crm_lead_id",
+    )
+    list_select_related = ("assigned_ae",)
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("assigned_ae", "assigned_ic")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        ("Contact", {"fields": ("email", "phone", "first_name", "last_name")}),
+        (
+            "Business",
+            {
+                "fields": (
+                    "business_name",
+                    "business_category",
+                    "business_type",
+                    "annual_revenue_estimate",
+                    "number_of_locations",
+                    "country_code",
+                    "region",
+                    "language_code",
+                    "timezone",
+                )
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": (
+                    "status",
+                    "stage",
+                    "contacted_at",
+                    "qualified_at",
+                    "converted_at",
+                    "closed_at",
+                    "close_reason",
+                ),
+                "description": "Changed by the actions of the lead list, never by hand.",
+            },
+        ),
+        (
+            "Cohort",
+            {
+                "fields": (
+                    "cohort",
+                    "selling_plan",
+                    "setup_plan",
+                    "gtv_score",
+                    "complexity_score",
+                    "risk_score",
+                ),
+                "description": "Set by profiling; an override needs a reason (staff pages).",
+            },
+        ),
+        (
+            "Assignment",
+            {"fields": ("assigned_ae", "ae_contacted_at", "assigned_ic", "ic_contacted_at")},
+        ),
+        (
+            "Source",
+            {
+                "fields": (
+                    "source",
+                    "campaign_id",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                    "referrer",
+                    "external_lead_id",
+                    "crm_lead_id",
+                ),
+                "classes": ("collapse",),
+            },
+        ),
+        ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
+    )
+    readonly_fields = (
+        "stage",
+        "contacted_at",
+        "qualified_at",
+        "converted_at",
+        "closed_at",
+        "close_reason",
+        "cohort",
+        "selling_plan",
+        "setup_plan",
+        "gtv_score",
+        "complexity_score",
+        "risk_score",
+        "ae_contacted_at",
+        "ic_contacted_at",
+        "external_lead_id",
+        "deleted_at",
+    )
+    actions = [
+        transition_action(
+            lambda lead, *, actor: lead_mark_contacted(lead=lead, actor=actor),
+            "Mark contacted",
+            name="mark_contacted",
+        ),
+        transition_action(
+            lambda lead, *, actor, reason: lead_disqualify(lead=lead, actor=actor, reason=reason),
+            "Disqualify…",
+            name="disqualify",
+            needs_reason=True,
+            reason_label="Why is the lead disqualified",
+            reason_help=CLOSE_REASON_HELP,
+        ),
+        transition_action(
+            lambda lead, *, actor, reason: lead_mark_lost(lead=lead, actor=actor, reason=reason),
+            "Mark lost…",
+            name="mark_lost",
+            needs_reason=True,
+            reason_label="Why is the lead lost",
+            reason_help=CLOSE_REASON_HELP,
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        # Leads arrive through lead capture (page, API, marketing webhook), which profiles
+        # and routes them; a lead typed in here would skip both.
+        return False
