@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "simple_history",
@@ -154,6 +155,11 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- History (django-simple-history) --------------------------------------------------------
+# Change reasons carry reviewer notes and refusal reasons: a text column, not 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # --- DRF ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -167,6 +173,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Merchant onboarding API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc served from our static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"WebhookAnswerEnum": "apps.integrations.apis.WEBHOOK_ANSWERS"},
 }
 
 # --- Background work (django-q2) -------------------------------------------------------
@@ -203,7 +214,8 @@ WEBHOOK_PROVIDERS = ("crm", "payments", "hardware", "billing", "x_series")
 
 def _webhook_secret(provider: str) -> str:
     name = f"WEBHOOK_SECRET_{provider.upper()}"
-    if INTEGRATIONS_MODE == "http" and not DEBUG:
+    mode = env(f"INTEGRATIONS_MODE_{provider.upper()}", default=INTEGRATIONS_MODE)
+    if mode == "http" and not DEBUG:
         value = env(name, default="")
         if not value:
             raise ImproperlyConfigured(f"{name} must be set with real providers.")
@@ -213,6 +225,32 @@ def _webhook_secret(provider: str) -> str:
 
 WEBHOOK_SECRETS = {provider: _webhook_secret(provider) for provider in WEBHOOK_PROVIDERS}
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+
+# --- Provider settings ------------------------------------------------------------------
+# One client per external system (apps/integrations/providers). INTEGRATIONS_MODE_<SYSTEM>
+# (e.g. INTEGRATIONS_MODE_CRM=http) sends one system to its real provider while the others
+# follow INTEGRATIONS_MODE.
+PROVIDER_SYSTEMS = ("crm", "x_series", "payments", "hardware", "billing", "email")
+INTEGRATIONS_MODE_OVERRIDES = {
+    system: env(f"INTEGRATIONS_MODE_{system.upper()}")
+    for system in PROVIDER_SYSTEMS
+    if env(f"INTEGRATIONS_MODE_{system.upper()}", default="")
+}
+# http mode: <SYSTEM>_API_URL and <SYSTEM>_API_TOKEN. An empty URL is refused when the
+# provider is first used, so sandbox-only processes need none of them.
+PROVIDER_API = {
+    system: {
+        "url": env(f"{system.upper()}_API_URL", default=""),
+        "token": env(f"{system.upper()}_API_TOKEN", default=""),
+    }
+    for system in PROVIDER_SYSTEMS
+}
+# Connect and read timeout of every provider call; a timeout is retried later by the outbox.
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Sandbox mode: latency added to every call, and how long after the call its asynchronous
+# outcome (KYB decision, shipment tracking...) arrives as a webhook (0: right after commit).
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+SANDBOX_WEBHOOK_DELAY_SECONDS = env.int("SANDBOX_WEBHOOK_DELAY_SECONDS", default=0)
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

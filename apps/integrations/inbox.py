@@ -39,17 +39,49 @@ def webhook_handlers_for(provider: str, event_type: str) -> list[Callable]:
     return list(_webhook_handlers.get((provider, event_type), ()))
 
 
-def _parse(body: bytes) -> dict:
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load_json(body: bytes):
+    """Parse a body we are willing to store: valid UTF-8 JSON that PostgreSQL's jsonb can
+    hold (no NUL character, no lone surrogate, no NaN/Infinity)."""
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_reject_constant)
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError) as exc:
         raise MalformedWebhook("The body is not valid JSON.") from exc
+    if _has_nul(payload):
+        raise MalformedWebhook("The body contains a NUL character.")
+    return payload
+
+
+def _has_nul(payload) -> bool:
+    stack = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _parse(body: bytes) -> dict:
+    payload = _load_json(body)
     if not isinstance(payload, dict):
         raise MalformedWebhook("The body must be a JSON object.")
-    for key in ("id", "type"):
+    for key, limit in (("id", 255), ("type", 100)):
         value = payload.get(key)
-        if not isinstance(value, str) or not value.strip() or len(value) > 255:
-            raise MalformedWebhook(f'"{key}" must be a non-empty string of at most 255 characters.')
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            raise MalformedWebhook(
+                f'"{key}" must be a non-empty string of at most {limit} characters.'
+            )
     return payload
 
 
@@ -89,18 +121,21 @@ _ACCEPTED = [s for s in WebhookStatus.values if s != WebhookStatus.REJECTED]
 
 
 def _keep_rejected(provider: str, body: bytes, headers: dict | None, error: str) -> None:
-    text = body[:10_000].decode("utf-8", errors="replace")
+    """Keep what a forged or broken request sent, for review, in a form the database can
+    store whatever the bytes were."""
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError:
+        payload = _load_json(body[:10_000])
+    except MalformedWebhook:
         payload = None
     if not isinstance(payload, dict):
+        text = body[:10_000].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         payload = {"raw": text}
     external_id = payload.get("id") if isinstance(payload.get("id"), str) else ""
+    event_type = payload.get("type") if isinstance(payload.get("type"), str) else ""
     event = WebhookEvent(
         provider=provider[:50],
         external_id=external_id[:255],
-        event_type=str(payload.get("type", ""))[:100],
+        event_type=event_type[:100],
         payload=payload,
         headers=headers or {},
         signature_valid=False,

@@ -130,6 +130,7 @@ class ExternalSystemSync(ConcurrentTransitionMixin, BaseModel):
     )
     def start(self):
         self.next_retry_at = None
+        self.conflict_fields = []
 
     @transition(
         field=sync_status,
@@ -149,9 +150,9 @@ class ExternalSystemSync(ConcurrentTransitionMixin, BaseModel):
         target=SyncStatus.FAILED,
         custom={"label": "mark failed"},
     )
-    def fail(self, error: str = "", next_retry_at=None):
+    def fail(self, error: str = "", next_retry_at=None, permanent: bool = False):
         now = timezone.now()
-        self.retry_count += 1
+        self.retry_count = self.max_retries if permanent else self.retry_count + 1
         self.last_error = error
         self.last_error_at = now
         self.next_retry_at = next_retry_at
@@ -257,3 +258,66 @@ class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
     )
     def reject(self, error: str = ""):
         self.error = error
+
+
+# --- Sandbox providers
+
+
+class SandboxLedgerEntry(models.Model):
+    """One remote effect performed by a sandbox provider: what a real provider would keep on
+    its side. Unique per (system, operation, idempotency key), so a repeated call finds its
+    first answer here instead of acting twice; tests count rows to count remote effects.
+    Requests are stored with PII masked (last 4 only)."""
+
+    system = models.CharField(max_length=50, choices=ExternalSystem.choices)
+    operation = models.CharField(max_length=100)
+    idempotency_key = models.CharField(max_length=255)
+    request = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "sandbox ledger entry"
+        verbose_name_plural = "sandbox ledger"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "operation", "idempotency_key"],
+                name="sandbox_ledger_once_per_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.system}.{self.operation} [{self.idempotency_key}]"
+
+
+class SandboxFaultKind(models.TextChoices):
+    RETRYABLE = "retryable", "Retryable error (outage, 5xx)"
+    PERMANENT = "permanent", "Permanent error (4xx)"
+    LATENCY = "latency", "Latency only (the call then succeeds)"
+
+
+class SandboxFault(models.Model):
+    """A simulated outage or slowness of a sandbox provider, shared by every process through
+    the database. Each matching call consumes one: it waits `latency_ms`, then fails with
+    `kind` (a latency fault lets the call go on). `remaining_failures` null: until removed."""
+
+    system = models.CharField(max_length=50, choices=ExternalSystem.choices)
+    operation = models.CharField(max_length=100, default="*", help_text='"*": every operation')
+    remaining_failures = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls still affected; empty: until removed."
+    )
+    kind = models.CharField(
+        max_length=20, choices=SandboxFaultKind.choices, default=SandboxFaultKind.RETRYABLE
+    )
+    message = models.CharField(max_length=255, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [choices_check("kind", SandboxFaultKind, name="sandbox_fault_valid_kind")]
+
+    def __str__(self):
+        times = "until removed" if self.remaining_failures is None else self.remaining_failures
+        return f"{self.system}.{self.operation}: {self.kind} ({times})"

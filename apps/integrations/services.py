@@ -114,16 +114,23 @@ def sync_succeed(
 
 
 def sync_fail(
-    *, sync: ExternalSystemSync, error: str, next_retry_at=None, actor=None
+    *,
+    sync: ExternalSystemSync,
+    error: str,
+    next_retry_at=None,
+    permanent: bool = False,
+    actor=None,
 ) -> ExternalSystemSync:
+    """Record a failed push. `permanent`: no automatic retry will help (retry count set to
+    the maximum); otherwise the sweep retries at next_retry_at."""
     return transition_perform(
         sync,
         "fail",
         actor=actor,
         reason=f"sync_fail: {error}"[:255],
         event_type="sync.failed",
-        payload={"error": error},
-        params={"error": error, "next_retry_at": next_retry_at},
+        payload={"error": error, "permanent": permanent},
+        params={"error": error, "next_retry_at": next_retry_at, "permanent": permanent},
     )
 
 

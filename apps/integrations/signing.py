@@ -46,7 +46,7 @@ def verify(provider: str, body: bytes, header: str | None, *, now: float | None 
     except (KeyError, ValueError) as exc:
         raise SignatureError("Malformed signature header.") from exc
     now = time.time() if now is None else now
-    if abs(now - timestamp) > settings.WEBHOOK_TOLERANCE_SECONDS:
+    if abs(now - min(timestamp, 2**62)) > settings.WEBHOOK_TOLERANCE_SECONDS:
         raise SignatureError("Signature timestamp outside the allowed window.")
     expected = sign(provider, body, timestamp=timestamp).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, received):

@@ -21,3 +21,36 @@ def webhook_process(webhook_id: str):
 
     event = process(webhook_id=webhook_id)
     return event.status if event else None
+
+
+def sync_retry_due():
+    from apps.integrations.delivery import syncs_retry_due
+
+    return syncs_retry_due()
+
+
+def sync_push_now(sync_id: str):
+    from apps.integrations.delivery import sync_push_pending
+
+    sync = sync_push_pending(sync_id=sync_id)
+    return sync.sync_status if sync else None
+
+
+def sandbox_webhook_send(provider: str, payload_json: str):
+    """Deliver one sandbox provider outcome the way the real provider does: signed, through
+    the inbox's `webhook_receive` (what the webhook endpoint calls). Safe to run twice: the
+    inbox stores each event id once."""
+    from apps.integrations import signing
+    from apps.integrations.inbox import webhook_receive
+
+    body = payload_json.encode()
+    signature = signing.sign(provider, body)
+    headers = {
+        signing.HEADER: signature,
+        "Content-Type": "application/json",
+        "User-Agent": "onboarding-sandbox",
+    }
+    event, _created = webhook_receive(
+        provider=provider, body=body, signature=signature, headers=headers
+    )
+    return str(event.pk)

@@ -5,6 +5,8 @@ from apps.integrations.models import (
     ExternalSystem,
     ExternalSystemSync,
     IntegrationEvent,
+    SandboxFault,
+    SandboxLedgerEntry,
     WebhookEvent,
 )
 
@@ -43,3 +45,25 @@ class WebhookEventFactory(DjangoModelFactory):
     event_type = "kyb.decision"
     payload = factory.LazyAttribute(lambda o: {"id": o.external_id, "decision": "approved"})
     signature_valid = True
+
+
+class SandboxLedgerEntryFactory(DjangoModelFactory):
+    """One remote effect recorded by the sandbox CRM."""
+
+    class Meta:
+        model = SandboxLedgerEntry
+
+    system = ExternalSystem.CRM
+    operation = "upsert_lead"
+    idempotency_key = factory.Faker("uuid4")
+    response = factory.LazyAttribute(lambda o: {"crm_lead_id": f"crm_lead_{o.idempotency_key}"})
+
+
+class SandboxFaultFactory(DjangoModelFactory):
+    """The next call to the sandbox CRM fails with a retryable error."""
+
+    class Meta:
+        model = SandboxFault
+
+    system = ExternalSystem.CRM
+    remaining_failures = 1

@@ -1,0 +1,89 @@
+"""The ops console for integrations: what failed, what is stuck, and a retry per sync."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from apps.accounts import roles
+from apps.core.errors import ActionForbidden, DomainError
+from apps.core.permissions import role_required
+from apps.integrations import selectors
+from apps.integrations.delivery import sync_retry_now
+
+PAGE_SIZE = 50
+TEMPLATE = "integrations/ops_console.html"
+RETRY_QUEUED = "Queued for retry."
+
+
+def _page(request, queryset, param: str):
+    """One page of `queryset` chosen by the query parameter `param`, with links to its
+    neighbours that keep the other lists' pages."""
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[param] = number
+        return f"?{query.urlencode()}"
+
+    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
+    page.next_url = link(page.next_page_number()) if page.has_next() else ""
+    return page
+
+
+@role_required(roles.OPS)
+@require_GET
+def ops_console(request):
+    return render(
+        request,
+        TEMPLATE,
+        {
+            "syncs": _page(request, selectors.sync_attention_list(), "syncs_page"),
+            "events": _page(request, selectors.event_stuck_list(), "events_page"),
+            "webhooks": _page(request, selectors.webhook_problem_list(), "webhooks_page"),
+            "stuck_minutes": int(selectors.STUCK_AFTER.total_seconds() // 60),
+            "webhook_days": selectors.WEBHOOK_PROBLEM_WINDOW.days,
+        },
+    )
+
+
+@role_required(roles.OPS)
+@require_POST
+def sync_retry(request, sync_id):
+    """Send one failed or conflicting sync again: back to pending, its push enqueued after
+    commit. With htmx the answer is its table row, re-read so it shows the state as it is
+    now: 200 once queued, 422 with the reason when refused (retargeted at the row, which the
+    page lets htmx swap). Without JavaScript: a redirect back with a message."""
+    sync = selectors.sync_get(sync_id=sync_id)
+    if sync is None:
+        raise Http404("No such sync.")
+    try:
+        sync_retry_now(sync=sync, actor=request.user, reason="ops console")
+    except ActionForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        refusal = exc.message
+    else:
+        refusal = None
+
+    if not request.htmx:
+        if refusal:
+            messages.error(request, f"{sync}: {refusal}")
+        else:
+            messages.success(request, f"{sync}: {RETRY_QUEUED}")
+        return redirect("integrations:ops_console")
+
+    row = {
+        "sync": selectors.sync_get(sync_id=sync_id) or sync,
+        "row_message": refusal or RETRY_QUEUED,
+        "row_message_level": "error" if refusal else "success",
+    }
+    if refusal is None:
+        return render(request, f"{TEMPLATE}#sync_row", row)
+    response = render(request, f"{TEMPLATE}#sync_row", row, status=422)
+    retarget(response, f"#sync-{sync_id}")
+    reswap(response, "outerHTML")
+    return response
