@@ -7,13 +7,26 @@ from drf_spectacular.views import (
 )
 
 from apps.integrations.urls import api_urlpatterns as integrations_api
+from apps.leads.urls import api_urlpatterns as leads_api
+from apps.orders.urls import api_urlpatterns as orders_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # API (DRF) with its OpenAPI schema and docs, served without any CDN.
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include((integrations_api, "integrations_api"))),
+    path("api/v1/", include((leads_api, "leads_api"))),
+    path("api/v1/", include((orders_api, "orders_api"))),
+    # Staff pages.
     path("staff/ops/integrations/", include("apps.integrations.urls")),
+    path("staff/compliance/", include("apps.compliance.urls")),
+    path("staff/", include("apps.routing.urls")),
+    path("staff/", include("apps.progress.urls")),
+    # Merchant pages.
+    path("", include("apps.leads.urls")),
+    path("", include("apps.merchants.urls")),
+    path("", include("apps.orders.urls")),
     path("", include("apps.accounts.urls")),
 ]
