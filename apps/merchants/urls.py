@@ -1,9 +1,9 @@
-from django.urls import path  # noqa: F401
+from apps.merchants.urls_onboarding import urlpatterns as onboarding
+from apps.merchants.urls_setup import urlpatterns as setup
 
 app_name = "merchants"
 
-# Pages of this app (mounted in config/urls.py).
-urlpatterns: list = []
+# Steps 2-3 and the account (urls_onboarding), steps 7-10 (urls_setup).
+urlpatterns = [*onboarding, *setup]
 
-# DRF endpoints under /api/v1/ (mounted in config/urls.py).
 api_urlpatterns: list = []
