@@ -18,9 +18,10 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.fsm import save_tracked
 from apps.integrations import services
 from apps.integrations.models import (
     ExternalSystemSync,
@@ -61,13 +62,18 @@ def backoff_delay(retry_count: int, *, rng=random) -> timedelta:
 
 
 def _sync_for_update(entity_type: str, entity_id, system: str) -> ExternalSystemSync:
-    sync, _ = ExternalSystemSync.objects.get_or_create(
-        entity_type=entity_type,
-        entity_id=entity_id,
-        external_system=system,
-        defaults={"direction": SyncDirection.BIDIRECTIONAL if system == "crm" else "to_external"},
-    )
-    return ExternalSystemSync.objects.select_for_update().get(pk=sync.pk)
+    key = {"entity_type": entity_type, "entity_id": entity_id, "external_system": system}
+    sync = ExternalSystemSync.objects.select_for_update().filter(**key).first()
+    if sync is not None:
+        return sync
+    direction = SyncDirection.BIDIRECTIONAL if system == "crm" else SyncDirection.TO_EXTERNAL
+    try:
+        with transaction.atomic():
+            sync = ExternalSystemSync(**key, direction=direction)
+            save_tracked(sync, actor=None, reason=f"sync created for {entity_type}")
+    except IntegrityError:  # created by a concurrent push a moment ago
+        pass
+    return ExternalSystemSync.objects.select_for_update().get(**key)
 
 
 def sync_push(*, entity_type: str, entity_id, system: str, event: IntegrationEvent):
