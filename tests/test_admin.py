@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Success
+from rest_framework_api_key.models import APIKey
 from simple_history.models import HistoricalChanges
 
 from apps.accounts.models import User
@@ -226,6 +227,7 @@ BUILDERS = {
     Schedule: lambda: Schedule.objects.create(name=f"s-{uuid.uuid4().hex[:8]}", func="math.floor"),
     Success: lambda: _task(success=True),
     Failure: lambda: _task(success=False),
+    APIKey: lambda: APIKey.objects.create_key(name=f"key-{uuid.uuid4().hex[:8]}")[0],
     OrmQ: lambda: OrmQ.objects.create(key="onboarding", payload="not a signed package"),
 }
 

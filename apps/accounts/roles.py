@@ -101,6 +101,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "django_q.view_failure",
         "django_q.view_success",
         "accounts.view_ops_dashboard",
+        # Keys of the marketing system's lead intake API (djangorestframework-api-key).
+        "rest_framework_api_key.view_apikey",
+        "rest_framework_api_key.add_apikey",
+        "rest_framework_api_key.change_apikey",
     ],
 }
 
