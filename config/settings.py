@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -251,6 +252,10 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # outcome (KYB decision, shipment tracking...) arrives as a webhook (0: right after commit).
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_WEBHOOK_DELAY_SECONDS = env.int("SANDBOX_WEBHOOK_DELAY_SECONDS", default=0)
+
+# Step 8 (data import): the largest CSV a merchant may upload, in bytes and in rows.
+DATA_IMPORT_MAX_BYTES = env.int("DATA_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
+DATA_IMPORT_MAX_ROWS = env.int("DATA_IMPORT_MAX_ROWS", default=5000)
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

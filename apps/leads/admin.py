@@ -3,7 +3,12 @@ from django.db import models
 
 from apps.core.admin import TrackedAdmin, transition_action
 from apps.leads.models import Lead
-from apps.leads.services import lead_disqualify, lead_mark_contacted, lead_mark_lost
+from apps.leads.services import (
+    lead_disqualify,
+    lead_mark_contacted,
+    lead_mark_lost,
+    lead_profile,
+)
 
 CLOSE_REASON_HELP = "Kept on the lead and in its history."
 
@@ -88,8 +93,18 @@ class LeadAdmin(TrackedAdmin):
                     "gtv_score",
                     "complexity_score",
                     "risk_score",
+                    "score_inputs",
+                    "matched_rule",
+                    "cohort_reason",
+                    "profiled_at",
+                    "cohort_overridden_at",
+                    "cohort_overridden_by",
+                    "cohort_override_reason",
                 ),
-                "description": "Set by profiling; an override needs a reason (staff pages).",
+                "description": (
+                    "Set by profiling; an AE overrides the cohort with a reason on the staff "
+                    "lead page."
+                ),
             },
         ),
         (
@@ -127,12 +142,24 @@ class LeadAdmin(TrackedAdmin):
         "gtv_score",
         "complexity_score",
         "risk_score",
+        "score_inputs",
+        "matched_rule",
+        "cohort_reason",
+        "profiled_at",
+        "cohort_overridden_at",
+        "cohort_overridden_by",
+        "cohort_override_reason",
         "ae_contacted_at",
         "ic_contacted_at",
         "external_lead_id",
         "deleted_at",
     )
     actions = [
+        transition_action(
+            lambda lead, *, actor: lead_profile(lead=lead, actor=actor, reason="admin"),
+            "Profile again",
+            name="profile_again",
+        ),
         transition_action(
             lambda lead, *, actor: lead_mark_contacted(lead=lead, actor=actor),
             "Mark contacted",

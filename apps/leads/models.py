@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
@@ -92,6 +93,31 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
     gtv_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     complexity_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     risk_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # What profiling read and how each score was built (apps/leads/scoring.py), so a person
+    # can see why a lead scored what it did.
+    score_inputs = models.JSONField(default=dict, blank=True)
+    # The rule the cohort rules chose at the last profiling (null: no rule matched, the
+    # self-serve fallback) and why, in the domain's words. They keep the rules' verdict even
+    # when an AE overrode the cohort, so both can be read side by side.
+    matched_rule = models.ForeignKey(
+        "routing.CohortRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    cohort_reason = models.TextField(blank=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
+    # A manual override (DESIGN.md rule 5): re-profiling never undoes it.
+    cohort_overridden_at = models.DateTimeField(null=True, blank=True)
+    cohort_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cohort_overrides",
+    )
+    cohort_override_reason = models.TextField(blank=True)
 
     assigned_ae = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,6 +151,13 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
         constraints = [
             choices_check("status", LeadStatus, name="lead_valid_status"),
             choices_check("cohort", Cohort, name="lead_valid_cohort", nullable=True),
+            models.CheckConstraint(
+                condition=models.Q(cohort_overridden_at__isnull=True)
+                | ~models.Q(cohort_override_reason=""),
+                name="lead_override_has_reason",
+            ),
+            # One lead per address whatever its case (capture matches emails that way).
+            models.UniqueConstraint(Lower("email"), name="lead_email_ci_unique"),
         ]
         indexes = [
             models.Index(
@@ -151,6 +184,14 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_cohort_overridden(self) -> bool:
+        return self.cohort_overridden_at is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_LEAD_STATUSES
 
     # --- transitions (state only; services do the rest) ---------------------------------
     @transition(field=status, source=LeadStatus.NEW, target=LeadStatus.CONTACTED)
