@@ -32,6 +32,8 @@ _INHERITED = (
     "Q_BROKER",
     "INTEGRATIONS_MODE",
     "EMAIL_BACKEND",
+    # Set by the browser tests' conftest; a deployment must not have it (async.W001).
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
