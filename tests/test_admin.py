@@ -44,6 +44,9 @@ from apps.leads.models import Cohort, Lead, LeadStatus
 from apps.leads.services import lead_mark_contacted
 from apps.merchants.models import (
     CheckStatus,
+    DataImport,
+    ImportedCustomer,
+    ImportedProduct,
     Merchant,
     MerchantBankAccount,
     MerchantLocation,
@@ -61,6 +64,7 @@ from apps.orders.models import (
     OrderStatus,
     Payment,
     Product,
+    SagaStep,
     TaxRate,
 )
 from apps.orders.services import (
@@ -77,7 +81,7 @@ from apps.progress.models import (
     StallPolicy,
 )
 from apps.progress.services import alert_claim, step_start
-from apps.routing.models import CohortRule, QueueAssignment, RoutingQueue
+from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
 from apps.routing.services import assignment_assign
 from tests.accounts.factories import UserFactory
 from tests.compliance.factories import DataAccessAuditLogFactory, KybKycAuditLogFactory
@@ -90,6 +94,9 @@ from tests.integrations.factories import (
 )
 from tests.leads.factories import LeadFactory
 from tests.merchants.factories import (
+    DataImportFactory,
+    ImportedCustomerFactory,
+    ImportedProductFactory,
     MerchantBankAccountFactory,
     MerchantFactory,
     MerchantLocationFactory,
@@ -101,6 +108,7 @@ from tests.orders.factories import (
     OrderItemFactory,
     PaymentFactory,
     ProductFactory,
+    SagaStepFactory,
     TaxRateFactory,
 )
 from tests.progress.factories import (
@@ -110,6 +118,7 @@ from tests.progress.factories import (
     StallPolicyFactory,
 )
 from tests.routing.factories import (
+    AssignmentNoteFactory,
     CohortRuleFactory,
     QueueAssignmentFactory,
     RoutingQueueFactory,
@@ -228,6 +237,11 @@ BUILDERS = {
     Success: lambda: _task(success=True),
     Failure: lambda: _task(success=False),
     APIKey: lambda: APIKey.objects.create_key(name=f"key-{uuid.uuid4().hex[:8]}")[0],
+    AssignmentNote: AssignmentNoteFactory,
+    SagaStep: SagaStepFactory,
+    DataImport: DataImportFactory,
+    ImportedProduct: ImportedProductFactory,
+    ImportedCustomer: ImportedCustomerFactory,
     OrmQ: lambda: OrmQ.objects.create(key="onboarding", payload="not a signed package"),
 }
 

@@ -1,9 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.compliance import views
 
 app_name = "compliance"
 
-# Pages of this app (mounted in config/urls.py).
-urlpatterns: list = []
+# Pages of this app (mounted at /staff/compliance/ in config/urls.py).
+urlpatterns = [
+    path("", views.review_list, name="review"),
+    path("merchants/<uuid:merchant_id>/kyb/decide/", views.kyb_decide, name="kyb_decide"),
+    path("merchants/<uuid:merchant_id>/audit/", views.merchant_audit, name="merchant_audit"),
+]
 
 # DRF endpoints under /api/v1/ (mounted in config/urls.py).
 api_urlpatterns: list = []

@@ -4,11 +4,14 @@ belongs to the merchant and staff pages, where every reveal is logged."""
 
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyInline, TrackedAdmin, transition_action
+from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
 from apps.merchants.models import (
     DECIDE_KYB,
     DECIDE_KYC,
     CheckStatus,
+    DataImport,
+    ImportedCustomer,
+    ImportedProduct,
     Merchant,
     MerchantBankAccount,
     MerchantLocation,
@@ -500,3 +503,54 @@ class MerchantBankAccountAdmin(TrackedAdmin):
     @admin.display(description="routing number")
     def routing_number_masked(self, account):
         return account.routing_number_masked
+
+
+# --- Step 8: data imports ---------------------------------------------------------------------
+
+
+@admin.register(DataImport)
+class DataImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each CSV upload and its outcome, with the errors by line: what an implementation
+    consultant reads to help a merchant whose import was refused. Written once, never
+    changed."""
+
+    list_display = (
+        "filename",
+        "merchant",
+        "kind",
+        "status",
+        "row_count",
+        "created_count",
+        "updated_count",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("kind", "status", "created_at")
+    search_fields = ("filename", "merchant__legal_business_name", "created_by__email")
+    list_select_related = ("merchant", "created_by")
+    date_hierarchy = "created_at"
+
+
+class _ImportedRowAdmin(TrackedAdmin):
+    list_select_related = ("merchant",)
+    readonly_fields = ("merchant", "data_import")
+
+    def has_add_permission(self, request):
+        # Rows come from the merchant's CSV imports (step 8).
+        return False
+
+
+@admin.register(ImportedProduct)
+class ImportedProductAdmin(_ImportedRowAdmin):
+    list_display = ("sku", "name", "merchant", "price", "quantity", "category", "updated_at")
+    list_filter = ("category", "created_at")
+    search_fields = ("sku", "name", "category", "merchant__legal_business_name")
+    fields = ("merchant", "data_import", "sku", "name", "price", "quantity", "category")
+
+
+@admin.register(ImportedCustomer)
+class ImportedCustomerAdmin(_ImportedRowAdmin):
+    list_display = ("email", "first_name", "last_name", "merchant", "phone", "updated_at")
+    list_filter = ("created_at",)
+    search_fields = ("email", "first_name", "last_name", "merchant__legal_business_name")
+    fields = ("merchant", "data_import", "first_name", "last_name", "email", "phone")

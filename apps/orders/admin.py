@@ -339,3 +339,36 @@ class HardwareShipmentAdmin(TrackedAdmin):
     def has_add_permission(self, request):
         # Shipments are created when the hardware order is placed (purchase saga).
         return False
+
+
+# --- Purchase saga ----------------------------------------------------------------------------
+from apps.orders.models import SagaStep  # noqa: E402
+
+
+class SagaStepInline(ReadOnlyInline):
+    model = SagaStep
+    fields = ("name", "status", "attempts", "started_at", "finished_at", "next_retry_at", "error")
+    ordering = ("position", "created_at")
+
+
+OrderAdmin.inlines = (*OrderAdmin.inlines, SagaStepInline)
+
+
+@admin.register(SagaStep)
+class SagaStepAdmin(ReadOnlyAdminMixin, TrackedAdmin):
+    """What the purchase saga did for each order: recorded by the saga, never edited by hand
+    (re-running the saga resumes it; see apps.orders.saga)."""
+
+    list_display = (
+        "order",
+        "name",
+        "status",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "next_retry_at",
+    )
+    list_filter = ("status", "name", "started_at")
+    search_fields = ("order__order_number", "name", "error")
+    list_select_related = ("order",)
+    date_hierarchy = "created_at"

@@ -66,6 +66,7 @@ class MerchantStepProgressAdmin(TrackedAdmin):
         "last_activity_at",
         "completed_at",
         "time_spent_seconds",
+        "blocked_seconds",
         "blocked_at",
         "blocked_reason",
         "abandoned_at",
@@ -154,6 +155,7 @@ class StallAlertAdmin(TrackedAdmin):
         "assigned_at",
         "resolved_at",
         "resolution_action",
+        "notes",
         "created_at",
         "updated_at",
     )

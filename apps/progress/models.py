@@ -81,7 +81,10 @@ class MerchantStepProgress(ConcurrentTransitionMixin, BaseModel):
     blocked_reason = models.TextField(blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Working time in the step: completed_at - started_at minus the time spent blocked
+    # (blocked_seconds, added up at each unblock), set when the step completes.
     time_spent_seconds = models.PositiveIntegerField(default=0)
+    blocked_seconds = models.PositiveIntegerField(default=0)
     step_data = models.JSONField(default=dict, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -129,7 +132,8 @@ class MerchantStepProgress(ConcurrentTransitionMixin, BaseModel):
 
     def _add_time(self, now):
         if self.started_at:
-            self.time_spent_seconds = int((now - self.started_at).total_seconds())
+            elapsed = int((now - self.started_at).total_seconds())
+            self.time_spent_seconds = max(0, elapsed - self.blocked_seconds)
 
     @transition(
         field=status,
@@ -169,7 +173,9 @@ class MerchantStepProgress(ConcurrentTransitionMixin, BaseModel):
         custom={"label": "unblock this step"},
     )
     def unblock(self):
-        self._touch()
+        now = self._touch()
+        if self.blocked_at:
+            self.blocked_seconds += max(0, int((now - self.blocked_at).total_seconds()))
         self.blocked_reason = ""
 
     @transition(
@@ -229,6 +235,8 @@ class AlertStatus(models.TextChoices):
 
 
 OPEN_ALERT_STATUSES = [AlertStatus.OPEN, AlertStatus.ASSIGNED, AlertStatus.IN_PROGRESS]
+# Highest first: the inbox sorts by it, the sweep only ever raises an alert's severity.
+SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
 @guard("Pick who takes this alert.")
@@ -279,6 +287,10 @@ class StallAlert(ConcurrentTransitionMixin, BaseModel):
     assigned_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_action = models.TextField(blank=True)
+    # What the people working the alert wrote, oldest first: [{"at": iso datetime,
+    # "author_id": str, "author": email, "body": str}]. Appended by alert_note_add under a
+    # row lock, each note also a history row with its author.
+    notes = models.JSONField(default=list, blank=True)
 
     history = HistoricalRecords()
 

@@ -1,10 +1,11 @@
 from django.db import transaction
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.core.services import transition_perform
 from apps.progress.models import (
     DONE_STEP_STATUSES,
+    OPEN_ALERT_STATUSES,
     JourneyStep,
     MerchantStepProgress,
     StallAlert,
@@ -12,6 +13,11 @@ from apps.progress.models import (
 
 REASON_REQUIRED = "Give a reason."
 ACTION_REQUIRED = "Say what was done to resolve it."
+ALERT_HELD_BY_OTHER = "{holder} has claimed this alert: only they can work on it."
+NOTE_REQUIRED = "Write the note first."
+NOTE_TOO_LONG = "Keep the note under {limit} characters."
+NOTE_ON_CLOSED_ALERT = "This alert is closed: notes go on open alerts only."
+NOTE_MAX_LENGTH = 2000
 
 
 def merchant_progress_create(*, merchant, actor=None) -> list[MerchantStepProgress]:
@@ -105,7 +111,23 @@ def step_skip(*, progress: MerchantStepProgress, actor=None) -> MerchantStepProg
 # --- Stall alerts -----------------------------------------------------------------------------
 
 
+def _check_not_held_by_other(alert: StallAlert, person) -> None:
+    """A claimed alert belongs to its holder: someone else may not claim, resolve or dismiss
+    it (superusers and the system, person None, may; so may anyone once the holder's account
+    is inactive)."""
+    holder_id = alert.assigned_to_id
+    if person is None or holder_id is None or holder_id == person.pk or person.is_superuser:
+        return
+    holder = alert.assigned_to
+    if holder.is_active:
+        raise TransitionRefused(
+            ALERT_HELD_BY_OTHER.format(holder=holder.email), code="claimed_by_other"
+        )
+
+
 def alert_claim(*, alert: StallAlert, agent, actor) -> StallAlert:
+    if actor is None or not actor.is_superuser:
+        _check_not_held_by_other(alert, agent)
     previous = alert.assigned_to
     alert.assigned_to = agent
     try:
@@ -122,6 +144,7 @@ def alert_start_work(*, alert: StallAlert, actor) -> StallAlert:
 def alert_resolve(*, alert: StallAlert, actor, action: str) -> StallAlert:
     if not action.strip():
         raise DomainError(ACTION_REQUIRED, code="action_required")
+    _check_not_held_by_other(alert, actor)
     return transition_perform(
         alert,
         "resolve",
@@ -135,6 +158,7 @@ def alert_resolve(*, alert: StallAlert, actor, action: str) -> StallAlert:
 def alert_dismiss(*, alert: StallAlert, actor, reason: str) -> StallAlert:
     if not reason.strip():
         raise DomainError(REASON_REQUIRED, code="reason_required")
+    _check_not_held_by_other(alert, actor)
     return transition_perform(
         alert,
         "dismiss",
@@ -143,3 +167,171 @@ def alert_dismiss(*, alert: StallAlert, actor, reason: str) -> StallAlert:
         event_type="alert.dismissed",
         params={"reason": reason},
     )
+
+
+def alert_note_add(*, alert: StallAlert, actor, body: str) -> StallAlert:
+    """Append a note to an open alert (anyone working alerts may, not only its holder). The
+    row is locked so two notes written at once are both kept; returns the saved row."""
+    body = (body or "").strip()
+    if not body:
+        raise DomainError(NOTE_REQUIRED, code="note_required")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise DomainError(NOTE_TOO_LONG.format(limit=NOTE_MAX_LENGTH), code="note_too_long")
+    from django.utils import timezone
+
+    with transaction.atomic():
+        locked = StallAlert.objects.select_for_update().get(pk=alert.pk)
+        if locked.alert_status not in OPEN_ALERT_STATUSES:
+            raise TransitionRefused(NOTE_ON_CLOSED_ALERT, code="alert_closed")
+        locked.notes = [
+            *locked.notes,
+            {
+                "at": timezone.now().isoformat(),
+                "author_id": str(actor.pk) if actor is not None else None,
+                "author": actor.email if actor is not None else "system",
+                "body": body,
+            },
+        ]
+        save_tracked(
+            locked,
+            actor=actor,
+            reason=f"alert_note_add: {body[:200]}",
+            update_fields=["notes", "updated_at"],
+        )
+    alert.notes = locked.notes
+    return locked
+
+
+def alert_raise_sla_breach(*, assignment) -> StallAlert:
+    """One sla_breach alert per queue item (DESIGN.md rule 7), about its lead or merchant,
+    raised by the SLA sweep. Idempotent: an existing alert for the item is returned as it is
+    (the unique constraint on (queue_assignment, sla_breach) settles a race)."""
+    from django.db import IntegrityError
+    from django.utils import timezone
+
+    from apps.integrations.services import event_emit
+    from apps.progress.models import AlertType, Severity
+
+    existing = StallAlert.objects.filter(
+        queue_assignment=assignment, alert_type=AlertType.SLA_BREACH
+    ).first()
+    if existing is not None:
+        return existing
+    queue = assignment.queue
+    alert = StallAlert(
+        queue_assignment=assignment,
+        lead_id=assignment.lead_id,
+        merchant_id=assignment.merchant_id,
+        alert_type=AlertType.SLA_BREACH,
+        severity=Severity.HIGH,
+        stall_detected_at=timezone.now(),
+        current_status=assignment.status,
+        last_activity_at=assignment.queued_at,
+    )
+    try:
+        with transaction.atomic():
+            save_tracked(
+                alert,
+                actor=None,
+                reason=f"alert_raise_sla_breach: {queue.code}, not contacted within "
+                f"{queue.sla_minutes} minutes",
+            )
+            event_emit(
+                event_type="alert.raised",
+                aggregate=alert,
+                payload={
+                    "alert_type": AlertType.SLA_BREACH,
+                    "severity": alert.severity,
+                    "queue": queue.code,
+                    "assignment_id": str(assignment.pk),
+                    "lead_id": str(assignment.lead_id) if assignment.lead_id else None,
+                    "merchant_id": str(assignment.merchant_id) if assignment.merchant_id else None,
+                },
+            )
+    except IntegrityError:
+        return StallAlert.objects.get(queue_assignment=assignment, alert_type=AlertType.SLA_BREACH)
+    return alert
+
+
+# --- Delivery failures (orders: hardware shipments) -----------------------------------------
+
+DELIVERY_QUEUE = "ic_onboarding"
+HARDWARE_STEP = 5
+
+
+def alert_raise_delivery_failed(*, shipment) -> StallAlert:
+    """A hardware shipment could not be delivered: an open `delivery_failed` alert on the
+    hardware step for the merchant, routed to the IC onboarding queue (the merchant is
+    queued there once; an open assignment is reused). Idempotent: while an alert of this
+    kind is open for the merchant, it is returned instead of a second one."""
+    import logging
+
+    from django.utils import timezone
+
+    from apps.progress.models import AlertStatus, AlertType, Severity
+    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment, RoutingQueue
+    from apps.routing.services import assignment_enqueue
+
+    merchant = shipment.merchant
+    step = JourneyStep.objects.filter(pk=HARDWARE_STEP).first()
+    with transaction.atomic():
+        existing = (
+            StallAlert.objects.select_for_update()
+            .filter(
+                merchant=merchant,
+                step=step,
+                alert_type=AlertType.DELIVERY_FAILED,
+                alert_status__in=[AlertStatus.OPEN, AlertStatus.ASSIGNED, AlertStatus.IN_PROGRESS],
+            )
+            .first()
+        )
+        if existing is not None:
+            return existing
+        queue = RoutingQueue.objects.filter(code=DELIVERY_QUEUE, is_active=True).first()
+        assignment = None
+        if queue is None:
+            logging.getLogger(__name__).warning(
+                "No active %s queue: delivery failure alert for %s is not routed.",
+                DELIVERY_QUEUE,
+                merchant.pk,
+            )
+        else:
+            assignment = QueueAssignment.objects.filter(
+                queue=queue,
+                merchant=merchant,
+                lead__isnull=True,
+                status__in=OPEN_ASSIGNMENT_STATUSES,
+            ).first() or assignment_enqueue(
+                queue=queue,
+                merchant=merchant,
+                reason=f"Hardware delivery failed (tracking {shipment.tracking_number})",
+            )
+        alert = StallAlert(
+            merchant=merchant,
+            lead=merchant.lead,
+            queue_assignment=assignment,
+            step=step,
+            alert_type=AlertType.DELIVERY_FAILED,
+            severity=Severity.HIGH,
+            current_status=shipment.shipment_status,
+            last_activity_at=timezone.now(),
+        )
+        save_tracked(
+            alert,
+            actor=None,
+            reason=f"alert_raise_delivery_failed: {shipment.failure_reason or 'not delivered'}",
+        )
+        from apps.integrations.services import event_emit
+
+        event_emit(
+            event_type="alert.raised",
+            aggregate=alert,
+            payload={
+                "alert_type": AlertType.DELIVERY_FAILED,
+                "merchant_id": str(merchant.pk),
+                "shipment_id": str(shipment.pk),
+                "tracking_number": shipment.tracking_number,
+                "queue": DELIVERY_QUEUE if assignment else None,
+            },
+        )
+    return alert

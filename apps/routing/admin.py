@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import TrackedAdmin, transition_action
-from apps.routing.models import CohortRule, QueueAssignment, RoutingQueue
+from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
+from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
 from apps.routing.services import (
     assignment_assign,
     assignment_escalate,
@@ -46,8 +46,34 @@ class RoutingQueueAdmin(TrackedAdmin):
     search_fields = ("code", "queue_name")
 
 
+class AssignmentNoteInline(ReadOnlyInline):
+    """Notes are written from the queue screens (assignment_add_note) and never edited."""
+
+    model = AssignmentNote
+    fields = ("created_at", "author", "body")
+    readonly_fields = fields
+    show_change_link = False
+    ordering = ("created_at",)
+
+
+@admin.register(AssignmentNote)
+class AssignmentNoteAdmin(ReadOnlyAdminMixin, TrackedAdmin):
+    """Notes are written from the queue screens and never edited: view only."""
+
+    list_display = ("created_at", "assignment", "author", "body")
+    list_select_related = (
+        "assignment__queue",
+        "assignment__lead",
+        "assignment__merchant",
+        "author",
+    )
+    search_fields = ("body", "author__email", "assignment__lead__business_name")
+    date_hierarchy = "created_at"
+
+
 @admin.register(QueueAssignment)
 class QueueAssignmentAdmin(TrackedAdmin):
+    inlines = [AssignmentNoteInline]
     list_display = (
         "subject",
         "queue",
@@ -89,6 +115,7 @@ class QueueAssignmentAdmin(TrackedAdmin):
         "sla_due_at",
         "first_contact_at",
         "resolved_at",
+        "withdrawn_at",
         "sla_breached",
         "sla_breached_at",
         "created_at",

@@ -137,6 +137,12 @@ class QueueAssignment(ConcurrentTransitionMixin, BaseModel):
     sla_due_at = models.DateTimeField(null=True, blank=True)
     first_contact_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When routing took it back because the lead no longer needs this queue "
+        "(it became self-serve); such an item does not count in the SLA figures.",
+    )
     sla_breached = models.BooleanField(default=False)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
 
@@ -240,3 +246,39 @@ class QueueAssignment(ConcurrentTransitionMixin, BaseModel):
     )
     def escalate(self):
         """Raised to someone more senior; the reason is kept on the row."""
+
+    @transition(
+        field=status,
+        source=OPEN_ASSIGNMENT_STATUSES,
+        target=AssignmentStatus.RESOLVED,
+        custom={"label": "withdraw from the queue"},
+    )
+    def withdraw(self):
+        """Routing takes it back: the lead no longer needs this queue (it became self-serve).
+        A system step (no permission): the service records who caused it and why."""
+
+
+class AssignmentNote(BaseModel):
+    """A note an agent leaves on a queue item for the next person. Written once through
+    assignment_add_note; never edited (the admin shows them read-only)."""
+
+    assignment = models.ForeignKey(
+        QueueAssignment, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assignment_notes",
+    )
+    body = models.TextField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["assignment", "created_at"]
+        indexes = [models.Index(fields=["assignment", "created_at"], name="note_by_assignment")]
+
+    def __str__(self):
+        return f"Note on {self.assignment_id} by {self.author or 'system'}"

@@ -129,7 +129,11 @@ def test_the_thank_you_page_links_to_account_creation_with_the_signed_lead(clien
     assert signing.loads(token, salt=ACCOUNT_LINK_SALT) == str(Lead.objects.get().pk)
 
 
-@pytest.mark.parametrize("token", ["", "forged", signing.dumps("x", salt="another-salt")])
+@pytest.mark.parametrize(
+    "token",
+    ["", "forged", signing.dumps("x", salt="another-salt")],
+    ids=["empty", "forged", "wrong-salt"],
+)
 def test_the_thank_you_page_refuses_a_bad_link(client, token):
     response = client.get(THANKS, {"lead": token})
 

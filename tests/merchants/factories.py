@@ -111,3 +111,73 @@ class MerchantBankAccountFactory(DjangoModelFactory):
     account_number = factory.Sequence(lambda n: f"{4_100_000 + n // 8000:07d}{_last_four(n)}")
     routing_number = factory.Faker("aba")
     bank_name = factory.Iterator(["Chase", "Wells Fargo", "Bank of America", "US Bank"])
+
+
+def account_created_merchant(*, lead=None, password: str | None = None, **lead_fields):
+    """A merchant as account creation (step 2) leaves it: its login (password PASSWORD, email
+    not verified yet), no legal entity details but the name, KYB pending, ten progress rows
+    with steps 1-2 done. Needs the journey steps (the `journey_steps` fixture)."""
+    from apps.merchants.services import merchant_account_create
+    from tests.accounts.factories import PASSWORD
+
+    lead = lead or LeadFactory(**lead_fields)
+    return merchant_account_create(
+        lead=lead, password=password or PASSWORD, legal_business_name=lead.business_name
+    )
+
+
+# --- Guided setup (steps 7-10) -----------------------------------------------------------------
+
+
+def merchant_at_setup(*, steps_done=(1, 2, 3, 4, 5, 6), **merchant_fields):
+    """A merchant (KYB approved) whose `steps_done` were completed through the progress
+    services, every other step pending: by default ready for step 7. Needs the journey
+    steps (the `journey_steps` fixture)."""
+    from apps.progress.services import merchant_progress_create, step_complete, step_start
+
+    merchant_fields.setdefault("kyb_status", "approved")
+    merchant = MerchantFactory(**merchant_fields)
+    merchant_progress_create(merchant=merchant)
+    for step_id in sorted(steps_done):
+        progress = merchant.step_progress.get(step_id=step_id)
+        step_start(progress=progress, actor=None)
+        step_complete(progress=progress, actor=None)
+    merchant.refresh_from_db()
+    return merchant
+
+
+class DataImportFactory(DjangoModelFactory):
+    """A completed products import of three rows."""
+
+    class Meta:
+        model = "merchants.DataImport"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    kind = "products"
+    filename = factory.Sequence(lambda n: f"products-{n}.csv")
+    row_count = 3
+    created_count = 3
+    status = "completed"
+
+
+class ImportedProductFactory(DjangoModelFactory):
+    class Meta:
+        model = "merchants.ImportedProduct"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Faker("word")
+    price = Decimal("9.99")
+    quantity = 10
+    category = "Coffee"
+
+
+class ImportedCustomerFactory(DjangoModelFactory):
+    class Meta:
+        model = "merchants.ImportedCustomer"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    phone = "+1-415-555-0100"

@@ -12,6 +12,7 @@ from apps.orders.models import (
     Payment,
     PricingUnit,
     Product,
+    SagaStep,
     TaxRate,
 )
 from tests.merchants.factories import MerchantFactory
@@ -113,3 +114,13 @@ class HardwareShipmentFactory(DjangoModelFactory):
     ship_to_postal_code = factory.SelfAttribute("merchant.registered_postal_code")
     shipping_carrier = "UPS"
     shipping_method = "ground"
+
+
+class SagaStepFactory(DjangoModelFactory):
+    """A pending step of an order's purchase saga."""
+
+    class Meta:
+        model = SagaStep
+
+    order = factory.SubFactory(OrderFactory)
+    name = factory.Sequence(lambda n: f"step_{n}")

@@ -93,3 +93,96 @@ class StallPolicyFactory(DjangoModelFactory):
     stalled_after_days = factory.LazyAttribute(lambda o: STALLED_AFTER_DAYS[o.cohort])
     abandoned_after_days = 14
     lost_after_days = 30
+
+
+# --- Journeys on a step, for the stall sweep ----------------------------------------------------
+
+
+def merchant_on_step(
+    *,
+    step: int = 3,
+    cohort: str = Cohort.SELF_SERVE,
+    idle: timedelta = timedelta(0),
+    status: str = "in_progress",
+    errors: int = 0,
+    now=None,
+    **merchant_fields,
+) -> MerchantStepProgress:
+    """A merchant whose current step is `step` (earlier steps completed), last active `idle`
+    before `now`; returns that step's progress row (`.merchant` is the merchant)."""
+    now = now or timezone.now()
+    merchant = MerchantFactory(
+        cohort=cohort, current_step=step, lead__cohort=cohort, **merchant_fields
+    )
+    for done in range(1, step):
+        MerchantStepProgressFactory(
+            merchant=merchant,
+            step=JourneyStepFactory(id=done),
+            status="completed",
+            started_at=now - idle - timedelta(days=1),
+            completed_at=now - idle,
+            last_activity_at=now - idle,
+        )
+    return MerchantStepProgressFactory(
+        merchant=merchant,
+        step=JourneyStepFactory(id=step),
+        status=status,
+        started_at=now - idle,
+        last_activity_at=now - idle,
+        error_count=errors,
+    )
+
+
+def stall_policies(intervention_queue=None) -> dict:
+    """The seeded policies (self-serve 3 d, assisted 2 d, managed 1 d; 14 d, 30 d, 3 errors,
+    high 7 d, critical 10 d), all pointing at `intervention_queue`."""
+    return {
+        cohort: StallPolicyFactory(cohort=cohort, intervention_queue=intervention_queue)
+        for cohort in STALLED_AFTER_DAYS
+    }
+
+
+def bulk_journeys(count: int, *, now, shapes) -> list:
+    """`count` merchants made with one INSERT per table (no history rows), for query-count
+    and benchmark fixtures. `shapes` is a list of dicts cycled through, each with: cohort,
+    step, idle (timedelta), status, errors, journey_status (default in_progress)."""
+    from apps.leads.models import Lead
+    from apps.merchants.models import Merchant
+
+    leads, merchants, rows = [], [], []
+    steps = {step.id: step for step in JourneyStep.objects.all()}
+    for n in range(count):
+        shape = shapes[n % len(shapes)]
+        lead = Lead(
+            email=f"bulk{n}-{now.timestamp():.0f}@example.com",
+            first_name="Bulk",
+            last_name=f"Merchant {n}",
+            business_name=f"Bulk merchant {n}",
+            cohort=shape["cohort"],
+        )
+        leads.append(lead)
+        merchant = Merchant(
+            lead=lead,
+            legal_business_name=lead.business_name,
+            cohort=shape["cohort"],
+            current_step=shape["step"],
+            journey_status=shape.get("journey_status", "in_progress"),
+            journey_abandoned_at=(now - shape["idle"] + timedelta(days=14))
+            if shape.get("journey_status") == "abandoned"
+            else None,
+        )
+        merchants.append(merchant)
+        rows.append(
+            MerchantStepProgress(
+                merchant=merchant,
+                step=steps[shape["step"]],
+                status=shape.get("status", "in_progress"),
+                started_at=now - shape["idle"],
+                last_activity_at=now - shape["idle"],
+                error_count=shape.get("errors", 0),
+            )
+        )
+    Lead.objects.bulk_create(leads)
+    Merchant.objects.bulk_create(merchants)
+    MerchantStepProgress.objects.bulk_create(rows)
+    return merchants

@@ -2,7 +2,13 @@ import factory
 from factory.django import DjangoModelFactory
 
 from apps.leads.models import Cohort, SellingPlan, SetupPlan
-from apps.routing.models import CohortRule, QueueAssignment, QueueType, RoutingQueue
+from apps.routing.models import (
+    AssignmentNote,
+    CohortRule,
+    QueueAssignment,
+    QueueType,
+    RoutingQueue,
+)
 from tests.leads.factories import LeadFactory
 
 
@@ -40,3 +46,31 @@ class QueueAssignmentFactory(DjangoModelFactory):
     lead = factory.SubFactory(LeadFactory)
     queue = factory.SubFactory(RoutingQueueFactory)
     reason = "New assisted lead"
+
+
+class AssignmentNoteFactory(DjangoModelFactory):
+    class Meta:
+        model = AssignmentNote
+
+    assignment = factory.SubFactory(QueueAssignmentFactory)
+    body = factory.Faker("sentence")
+
+
+def seeded_queues() -> dict[str, RoutingQueue]:
+    """The five queues of apps/core/seeding/reference.py, by code."""
+    from apps.core.seeding.reference import ROUTING_QUEUES
+
+    queues = {}
+    for code, name, queue_type, sla, max_size, rank, auto_assign in ROUTING_QUEUES:
+        queues[code], _ = RoutingQueue.objects.update_or_create(
+            code=code,
+            defaults={
+                "queue_name": name,
+                "queue_type": queue_type,
+                "sla_minutes": sla,
+                "max_queue_size": max_size,
+                "overflow_rank": rank,
+                "auto_assign": auto_assign,
+            },
+        )
+    return queues

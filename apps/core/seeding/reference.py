@@ -173,6 +173,7 @@ SCHEDULES = [
     ScheduleSpec("sla-sweep", "apps.routing.tasks.sla_sweep", Schedule.MINUTES, 5),
     ScheduleSpec("stall-sweep", "apps.progress.tasks.stall_sweep", Schedule.MINUTES, 15),
     ScheduleSpec("sync-retry", "apps.integrations.tasks.sync_retry_due", Schedule.MINUTES, 1),
+    ScheduleSpec("saga-sweep", "apps.orders.tasks.saga_sweep", Schedule.MINUTES, 5),
     ScheduleSpec("leads-reprofile", "apps.leads.tasks.leads_reprofile", Schedule.DAILY),
 ]
 

@@ -1,0 +1,733 @@
+"""The stall sweep (DESIGN.md rule 8): django-q2 runs `apps.progress.tasks.stall_sweep` every
+15 minutes (schedule "stall-sweep").
+
+What it finds
+-------------
+Only journeys in progress, on the merchant's current step: the progress row of
+`merchant.current_step` while it is in progress, blocked or failed.
+
+    activity = the row's last_activity_at, else started_at (else when the row was created)
+    days     = whole days since activity (rounded down)
+
+    stalled          days >= policy.stalled_after_days     (self-serve 3, assisted 2, managed 1)
+    abandoned        days >= policy.abandoned_after_days   (14; the journey is marked abandoned)
+    error_threshold  error_count >= policy.error_threshold (3)
+    lead lost        journey abandoned and days >= policy.lost_after_days (30)
+
+Every threshold comes from the merchant's cohort's StallPolicy row; a cohort without a policy
+is not swept. Boundaries are inclusive: exactly 3 days without activity is stalled, 3 days
+minus one second is not. The lost threshold counts from the same last activity as the others
+(StallPolicy keeps abandoned_after_days <= lost_after_days for that reason), so a lead is lost
+after 30 days of silence, 16 days after its journey was marked abandoned.
+
+Each condition raises its own alert, once: there is at most one open alert per (merchant,
+step, type) (a partial unique index), so a merchant found 20 days idle gets a stalled and an
+abandoned alert, and running the sweep again raises nothing new.
+
+Severity (days as above, thresholds from the policy):
+
+    days < stalled_after_days * 2                      low
+    stalled_after_days * 2 <= days < high              medium
+    high_severity_after_days (7) <= days < critical    high
+    days >= critical_severity_after_days (10)          critical
+
+    error_threshold alerts are at least medium; managed merchants are one level higher
+    (low -> medium -> high -> critical). Self-serve: 3-5 d low, 6 d medium, 7-9 d high, 10+ d
+    critical; assisted: 2-3 d low, 4-6 d medium; managed: 1 d medium, 2-6 d high, 7+ d
+    critical. The sweep raises the severity of open stalled and abandoned alerts as the days
+    add up, never lowers it (a person may have raised it by hand).
+
+Resolving itself
+----------------
+An open stalled, abandoned or error_threshold alert is resolved (alert_resolve, by the system,
+with the reason) once the merchant has moved on: its step is completed or skipped, the
+merchant's current step is another one, the journey is completed, or (stalled and abandoned
+alerts) the step shows activity newer than the alert's. The handler of step completions does it
+at once; the sweep catches the rest.
+
+How it stays cheap
+------------------
+The sweep runs a fixed number of queries whatever the number of merchants: it reads each set
+with one query (the cohort thresholds become CASE/WHEN expressions), inserts the new alerts
+and their history rows with one INSERT each (bulk_create_with_history), raises severities with
+one UPDATE plus one history INSERT (bulk_update_with_history), and records one outbox event
+per new alert or lost lead with one INSERT. Python loops only over the rows found, never over
+every merchant. Two sweeps never overlap: each locks the StallPolicy rows first.
+
+The one per-row path is resolving alerts whose merchant moved on: the service (transition,
+history, event) runs for each alert that changes, and only for those; most are resolved
+earlier by the step-completion handler, so the sweep finds few.
+
+What happens next, per merchant, runs from the outbox after commit (`handlers.py`), at least
+once and idempotently, each delivery in its own transaction:
+
+- `alert.raised` (stalled): one nudge email to the merchant linking to the step's page,
+  sent with the alert id as the email provider's idempotency key (a redelivery never emails
+  twice); for a self-serve merchant, one item in the policy's intervention queue (IC
+  intervention), linked from the alert so it is queued once per open alert.
+- `alert.raised` (abandoned): the journey is marked abandoned (merchant_journey_abandon).
+- `merchant.lost`: the lead is marked lost (lead_mark_lost), unless it closed or converted
+  meanwhile or the journey resumed. The sweep records it only while no such event is waiting.
+"""
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from functools import reduce
+from operator import or_
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from apps.core.errors import DomainError
+from apps.core.fsm import save_tracked
+from apps.integrations.models import IntegrationEvent
+from apps.leads.models import OPEN_LEAD_STATUSES, Cohort
+from apps.merchants.models import JourneyStatus, Merchant
+from apps.progress.models import (
+    DONE_STEP_STATUSES,
+    OPEN_ALERT_STATUSES,
+    SEVERITY_RANK,
+    AlertType,
+    MerchantStepProgress,
+    Severity,
+    StallAlert,
+    StallPolicy,
+    StepStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+ALERT_RAISED = "alert.raised"
+MERCHANT_LOST = "merchant.lost"
+SWEPT_ALERT_TYPES = [AlertType.STALLED, AlertType.ABANDONED, AlertType.ERROR_THRESHOLD]
+TIMED_ALERT_TYPES = [AlertType.STALLED, AlertType.ABANDONED]
+ACTIVE_STEP_STATUSES = [StepStatus.IN_PROGRESS, StepStatus.BLOCKED, StepStatus.FAILED]
+# Outbox events of one sweep are delivered by tasks of this many events each.
+DELIVERY_CHUNK = 50
+DELIVER_TASK = "apps.progress.tasks.events_deliver"
+DAY = timedelta(days=1)
+
+# The page of each step a nudge email links to (URL names; merchants:dashboard otherwise).
+# Step 6 (payment) needs an order in its URL: the dashboard leads there.
+STEP_PAGES = {
+    3: "merchants:kyb",
+    4: "orders:quote",
+    5: "orders:quote",
+    7: "merchants:kyc",
+    8: "merchants:data_import",
+    9: "merchants:hardware_setup",
+    10: "merchants:final_config",
+}
+DASHBOARD_PAGE = "merchants:dashboard"
+NUDGE_SUBJECT = "Pick up where you left off: {step}"
+
+_LEVEL_UP = {
+    Severity.LOW: Severity.MEDIUM,
+    Severity.MEDIUM: Severity.HIGH,
+    Severity.HIGH: Severity.CRITICAL,
+    Severity.CRITICAL: Severity.CRITICAL,
+}
+_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did (the task's return value, shown in django-q2's Success rows)."""
+
+    stalled: int = 0
+    abandoned: int = 0
+    error_threshold: int = 0
+    escalated: int = 0
+    resolved: int = 0
+    lost: int = 0
+    events: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- Severity ---------------------------------------------------------------------------------
+
+
+def _severity_steps(policy: StallPolicy, *, shifted: bool = True) -> list[tuple[int, str]]:
+    """(minimum days, severity), highest severity first; `shifted` applies the managed
+    cohort's one level up."""
+    steps = [
+        (policy.critical_severity_after_days, Severity.CRITICAL),
+        (policy.high_severity_after_days, Severity.HIGH),
+        (policy.stalled_after_days * 2, Severity.MEDIUM),
+        (0, Severity.LOW),
+    ]
+    if shifted and policy.cohort == Cohort.MANAGED:
+        steps = [(days, _LEVEL_UP[severity]) for days, severity in steps]
+    return steps
+
+
+def severity_for(*, days: int, policy: StallPolicy, alert_type: str = AlertType.STALLED) -> str:
+    """The severity table of the module docstring."""
+    severity = next(s for minimum, s in _severity_steps(policy, shifted=False) if days >= minimum)
+    if alert_type == AlertType.ERROR_THRESHOLD and SEVERITY_RANK[severity] < 2:
+        severity = Severity.MEDIUM
+    return _LEVEL_UP[severity] if policy.cohort == Cohort.MANAGED else severity
+
+
+def _days(now, since) -> int:
+    return max(0, math.floor((now - since) / DAY)) if since else 0
+
+
+# --- Expressions shared by the queries ----------------------------------------------------------
+
+
+def _activity(prefix: str = ""):
+    """When the progress row last showed life (its fields under `prefix`)."""
+    return Coalesce(
+        f"{prefix}last_activity_at",
+        f"{prefix}started_at",
+        f"{prefix}created_at",
+        output_field=DateTimeField(),
+    )
+
+
+def _per_cohort(policies: dict, condition) -> Q:
+    """OR over the cohorts of (merchant in that cohort AND condition(policy))."""
+    return reduce(
+        or_,
+        (Q(merchant__cohort=cohort) & condition(policy) for cohort, policy in policies.items()),
+    )
+
+
+def _is_due(q: Q) -> ExpressionWrapper:
+    return ExpressionWrapper(q, output_field=BooleanField())
+
+
+def _open_alert_exists(alert_type: str) -> Exists:
+    return Exists(
+        StallAlert.objects.filter(
+            merchant_id=OuterRef("merchant_id"),
+            step_id=OuterRef("step_id"),
+            alert_type=alert_type,
+            alert_status__in=OPEN_ALERT_STATUSES,
+        )
+    )
+
+
+# --- The sweep ----------------------------------------------------------------------------------
+
+
+def stall_sweep(*, now=None) -> SweepResult:
+    """Find stalls, abandonments, repeated errors and lost leads; resolve what moved on; raise
+    severities. One transaction; idempotent (see the module docstring)."""
+    now = now or timezone.now()
+    result = SweepResult()
+    with transaction.atomic():
+        # Locking the policies serialises sweeps: the second one sees the first one's alerts.
+        policies = {
+            policy.cohort: policy
+            for policy in StallPolicy.objects.select_for_update().order_by("cohort")
+        }
+        if not policies:
+            logger.warning("stall sweep: no StallPolicy rows, nothing swept (run seed_rules)")
+            return result
+        result.resolved = alerts_resolve_moved_on()
+        alerts = _alerts_raise(policies, now)
+        for alert in alerts:
+            setattr(result, alert.alert_type, getattr(result, alert.alert_type) + 1)
+        result.escalated = _alerts_escalate(policies, now)
+        lost = _lost_merchants(policies, now)
+        result.lost = len(lost)
+        events = [_alert_raised_event(alert, policies) for alert in alerts]
+        events += [_merchant_lost_event(row, now) for row in lost]
+        if events:
+            IntegrationEvent.objects.bulk_create(events)
+            ids = [str(event.pk) for event in events]
+            transaction.on_commit(lambda: events_enqueue(ids))
+        result.events = len(events)
+    if any(result.as_dict().values()):
+        logger.info("stall sweep: %s", result.as_dict())
+    return result
+
+
+def events_enqueue(event_ids: list[str]) -> None:
+    """Deliver the sweep's outbox events, DELIVERY_CHUNK per task (the outbox sweep delivers
+    any whose task is lost)."""
+    from django_q.tasks import async_task
+
+    for start in range(0, len(event_ids), DELIVERY_CHUNK):
+        chunk = event_ids[start : start + DELIVERY_CHUNK]
+        async_task(DELIVER_TASK, chunk, task_name=f"stall-events:{chunk[0]}")
+
+
+def _alerts_raise(policies: dict, now) -> list[StallAlert]:
+    stalled_q = _per_cohort(
+        policies, lambda p: Q(activity__lte=now - timedelta(days=p.stalled_after_days))
+    )
+    abandoned_q = _per_cohort(
+        policies, lambda p: Q(activity__lte=now - timedelta(days=p.abandoned_after_days))
+    )
+    errors_q = _per_cohort(policies, lambda p: Q(error_count__gte=p.error_threshold))
+    rows = (
+        MerchantStepProgress.objects.filter(
+            merchant__journey_status=JourneyStatus.IN_PROGRESS,
+            merchant__cohort__in=list(policies),
+            step_id=F("merchant__current_step"),
+            status__in=ACTIVE_STEP_STATUSES,
+        )
+        .annotate(
+            activity=_activity(),
+            has_stalled=_open_alert_exists(AlertType.STALLED),
+            has_abandoned=_open_alert_exists(AlertType.ABANDONED),
+            has_errors=_open_alert_exists(AlertType.ERROR_THRESHOLD),
+        )
+        .annotate(
+            stalled_due=_is_due(stalled_q),
+            abandoned_due=_is_due(abandoned_q),
+            errors_due=_is_due(errors_q),
+        )
+        .filter(
+            Q(stalled_due=True, has_stalled=False)
+            | Q(abandoned_due=True, has_abandoned=False)
+            | Q(errors_due=True, has_errors=False)
+        )
+        .order_by("merchant_id")
+        .values(
+            "merchant_id",
+            "merchant__lead_id",
+            "merchant__cohort",
+            "step_id",
+            "status",
+            "activity",
+            "error_count",
+            "stalled_due",
+            "abandoned_due",
+            "errors_due",
+            "has_stalled",
+            "has_abandoned",
+            "has_errors",
+        )
+    )
+    alerts = []
+    for row in rows:
+        policy = policies[row["merchant__cohort"]]
+        days = _days(now, row["activity"])
+        due = [
+            (AlertType.STALLED, row["stalled_due"] and not row["has_stalled"]),
+            (AlertType.ABANDONED, row["abandoned_due"] and not row["has_abandoned"]),
+            (AlertType.ERROR_THRESHOLD, row["errors_due"] and not row["has_errors"]),
+        ]
+        for alert_type, is_due in due:
+            if not is_due:
+                continue
+            alert = StallAlert(
+                merchant_id=row["merchant_id"],
+                lead_id=row["merchant__lead_id"],
+                step_id=row["step_id"],
+                alert_type=alert_type,
+                severity=severity_for(days=days, policy=policy, alert_type=alert_type),
+                stall_detected_at=now,
+                days_stalled=days,
+                current_status=row["status"],
+                last_activity_at=row["activity"],
+                error_count=row["error_count"],
+            )
+            what = (
+                f"{row['error_count']} errors"
+                if alert_type == AlertType.ERROR_THRESHOLD
+                else f"{days} days without activity"
+            )
+            alert._change_reason = f"stall_sweep: {alert_type} on step {row['step_id']} ({what})"
+            alerts.append(alert)
+    if alerts:
+        bulk_create_with_history(alerts, StallAlert, default_change_reason="stall_sweep")
+    return alerts
+
+
+def _alerts_escalate(policies: dict, now) -> int:
+    """Raise the severity of open stalled/abandoned alerts whose days reached a higher level.
+
+    A history-writing bulk path: one SELECT finds them, one UPDATE per cohort sets the new
+    severity with the same CASE as the SELECT (Django's bulk_update would write a CASE per
+    row, quadratic in the rows), one INSERT writes their history rows ("~", with the reason).
+    days_stalled keeps the days counted when the alert was raised; the reason and the inbox
+    give the days now."""
+    target = Case(
+        *[
+            When(
+                Q(merchant__cohort=cohort, last_activity_at__lte=now - timedelta(days=minimum)),
+                then=Value(SEVERITY_RANK[severity]),
+            )
+            for cohort, policy in policies.items()
+            for minimum, severity in _severity_steps(policy)
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    current = Case(
+        *[When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    alerts = list(
+        StallAlert.objects.filter(
+            alert_type__in=TIMED_ALERT_TYPES,
+            alert_status__in=OPEN_ALERT_STATUSES,
+            merchant__isnull=False,
+            last_activity_at__isnull=False,
+        )
+        .annotate(target_rank=target, current_rank=current, cohort=F("merchant__cohort"))
+        .filter(target_rank__gt=F("current_rank"))
+        .order_by("pk")
+    )
+    if not alerts:
+        return 0
+    by_cohort = defaultdict(list)
+    for alert in alerts:
+        before = alert.severity
+        alert.severity = _BY_RANK[alert.target_rank]
+        alert.updated_at = now
+        alert._change_reason = (
+            f"stall_sweep: severity {before} to {alert.severity} "
+            f"({_days(now, alert.last_activity_at)} days without activity)"
+        )
+        by_cohort[alert.cohort].append(alert.pk)
+    for cohort, ids in by_cohort.items():
+        StallAlert.objects.filter(pk__in=ids).update(
+            severity=Case(
+                *[
+                    When(
+                        last_activity_at__lte=now - timedelta(days=minimum),
+                        then=Value(severity),
+                    )
+                    for minimum, severity in _severity_steps(policies[cohort])
+                ],
+                default=F("severity"),
+            ),
+            updated_at=now,
+        )
+    StallAlert.history.bulk_history_create(
+        alerts, update=True, default_change_reason="stall_sweep: severity raised"
+    )
+    return len(alerts)
+
+
+def _lost_merchants(policies: dict, now) -> list[dict]:
+    current_progress = MerchantStepProgress.objects.filter(
+        merchant_id=OuterRef("pk"), step_id=OuterRef("current_step")
+    ).annotate(activity=_activity())
+    lost_q = reduce(
+        or_,
+        (
+            Q(cohort=cohort, activity__lte=now - timedelta(days=policy.lost_after_days))
+            for cohort, policy in policies.items()
+        ),
+    )
+    waiting = IntegrationEvent.objects.filter(
+        event_type=MERCHANT_LOST, aggregate_id=OuterRef("pk"), published=False
+    )
+    return list(
+        Merchant.objects.filter(
+            journey_status=JourneyStatus.ABANDONED,
+            lead__status__in=OPEN_LEAD_STATUSES,
+            cohort__in=list(policies),
+        )
+        .annotate(
+            activity=Coalesce(
+                Subquery(current_progress.values("activity")[:1]),
+                "journey_abandoned_at",
+                output_field=DateTimeField(),
+            )
+        )
+        .filter(lost_q)
+        .exclude(Exists(waiting))
+        .order_by("pk")
+        .values("id", "lead_id", "cohort", "current_step", "activity")
+    )
+
+
+def _alert_raised_event(alert: StallAlert, policies: dict) -> IntegrationEvent:
+    return IntegrationEvent(
+        event_type=ALERT_RAISED,
+        aggregate_type=StallAlert._meta.model_name,
+        aggregate_id=alert.pk,
+        partition_key=str(alert.pk),
+        event_payload={
+            "alert_type": alert.alert_type,
+            "severity": alert.severity,
+            "merchant_id": str(alert.merchant_id),
+            "lead_id": str(alert.lead_id) if alert.lead_id else None,
+            "step": alert.step_id,
+            "days_stalled": alert.days_stalled,
+            "error_count": alert.error_count,
+        },
+    )
+
+
+def _merchant_lost_event(row: dict, now) -> IntegrationEvent:
+    return IntegrationEvent(
+        event_type=MERCHANT_LOST,
+        aggregate_type=Merchant._meta.model_name,
+        aggregate_id=row["id"],
+        partition_key=str(row["id"]),
+        event_payload={
+            "lead_id": str(row["lead_id"]),
+            "step": row["current_step"],
+            "days_inactive": _days(now, row["activity"]),
+        },
+    )
+
+
+# --- Resolving alerts whose merchant moved on ---------------------------------------------------
+
+
+def alerts_resolve_moved_on(*, merchant_id=None) -> int:
+    """Resolve the open stalled/abandoned/error alerts whose merchant moved on (module
+    docstring), all of them or one merchant's. One query finds them; the resolve service runs
+    for each one found. Returns how many were resolved."""
+    from apps.progress.services import alert_resolve
+
+    progress = MerchantStepProgress.objects.filter(
+        merchant_id=OuterRef("merchant_id"), step_id=OuterRef("step_id")
+    )
+    alerts = StallAlert.objects.filter(
+        alert_type__in=SWEPT_ALERT_TYPES,
+        alert_status__in=OPEN_ALERT_STATUSES,
+        merchant__isnull=False,
+        step__isnull=False,
+    )
+    if merchant_id is not None:
+        alerts = alerts.filter(merchant_id=merchant_id)
+    alerts = (
+        alerts.annotate(
+            progress_status=Subquery(progress.values("status")[:1]),
+            progress_activity=Subquery(progress.annotate(a=_activity()).values("a")[:1]),
+        )
+        .filter(
+            ~Q(step_id=F("merchant__current_step"))
+            | Q(progress_status__in=DONE_STEP_STATUSES)
+            | Q(merchant__journey_status=JourneyStatus.COMPLETED)
+            | Q(alert_type__in=TIMED_ALERT_TYPES, progress_activity__gt=F("last_activity_at"))
+        )
+        .select_related("merchant")
+        .order_by("pk")
+    )
+    resolved = 0
+    for alert in alerts:
+        try:
+            alert_resolve(alert=alert, actor=None, action=f"Resolved automatically: {_why(alert)}.")
+        except DomainError as exc:  # changed meanwhile (a person resolved it): leave it
+            logger.info("stall sweep: alert %s not resolved: %s", alert.pk, exc.message)
+        else:
+            resolved += 1
+    return resolved
+
+
+def _why(alert: StallAlert) -> str:
+    merchant = alert.merchant
+    if merchant.journey_status == JourneyStatus.COMPLETED:
+        return "the merchant completed the journey"
+    if alert.progress_status == StepStatus.COMPLETED:
+        return f"step {alert.step_id} was completed"
+    if alert.progress_status == StepStatus.SKIPPED:
+        return f"step {alert.step_id} was skipped"
+    if merchant.current_step != alert.step_id:
+        return f"the merchant moved on to step {merchant.current_step}"
+    return f"the merchant was active again on step {alert.step_id}"
+
+
+# --- Follow-ups, one merchant at a time (from the outbox handlers) --------------------------------
+
+
+def _open_alert_for_update(alert_id) -> StallAlert | None:
+    alert = StallAlert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None or alert.alert_status not in OPEN_ALERT_STATUSES or not alert.merchant_id:
+        return None
+    return alert
+
+
+def stall_follow_up(*, alert_id) -> StallAlert | None:
+    """For a new stalled alert: queue a self-serve merchant for IC intervention (once per
+    alert), then send the merchant one nudge email (once per alert, whatever the retries)."""
+    with transaction.atomic():
+        alert = _open_alert_for_update(alert_id)
+        if alert is None:
+            return None
+        merchant = Merchant.objects.select_related("user", "lead").get(pk=alert.merchant_id)
+        if merchant.cohort == Cohort.SELF_SERVE:
+            stall_intervention_enqueue(alert=alert, merchant=merchant)
+        stall_nudge_send(alert=alert, merchant=merchant)
+    return alert
+
+
+def stall_intervention_enqueue(*, alert: StallAlert, merchant: Merchant):
+    """Put the merchant in its policy's intervention queue, once per open alert: the item is
+    linked from the alert. A merchant already waiting in that queue (an earlier step's alert)
+    is not queued twice: the alert is linked to that item."""
+    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
+    from apps.routing.services import assignment_enqueue
+
+    if alert.queue_assignment_id is not None:
+        return alert.queue_assignment
+    policy = (
+        StallPolicy.objects.select_related("intervention_queue")
+        .filter(cohort=merchant.cohort)
+        .first()
+    )
+    queue = policy.intervention_queue if policy else None
+    if queue is None or not queue.is_active:
+        return None
+    step = alert.step
+    reason = f"Stalled {alert.days_stalled} days on step {step.id} ({step.step_name})"
+    with transaction.atomic():
+        assignment = (
+            QueueAssignment.objects.filter(
+                queue=queue,
+                merchant=merchant,
+                lead__isnull=True,
+                status__in=OPEN_ASSIGNMENT_STATUSES,
+            )
+            .order_by("queued_at")
+            .first()
+        )
+        if assignment is None:
+            assignment = assignment_enqueue(
+                queue=queue,
+                merchant=merchant,
+                priority=SEVERITY_RANK.get(alert.severity, 0),
+                reason=reason,
+                actor=None,
+            )
+        alert.queue_assignment = assignment
+        save_tracked(
+            alert,
+            actor=None,
+            reason=f"stall_intervention_enqueue: {queue.code}",
+            update_fields=["queue_assignment", "updated_at"],
+        )
+        progress = MerchantStepProgress.objects.filter(
+            merchant=merchant, step_id=alert.step_id
+        ).first()
+        if progress is not None and not progress.intervention_required:
+            progress.intervention_required = True
+            progress.intervention_reason = reason
+            progress.intervention_triggered_at = timezone.now()
+            save_tracked(
+                progress,
+                actor=None,
+                reason=f"stall_intervention_enqueue: {queue.code}",
+                update_fields=[
+                    "intervention_required",
+                    "intervention_reason",
+                    "intervention_triggered_at",
+                    "updated_at",
+                ],
+            )
+    return assignment
+
+
+def step_page_url(step_id: int | None) -> str:
+    """The absolute URL of the page where the merchant continues `step_id`; the dashboard
+    when that page does not exist (yet) or needs more than the step to be found."""
+    path = None
+    for name in (STEP_PAGES.get(step_id), DASHBOARD_PAGE):
+        if not name:
+            continue
+        try:
+            path = reverse(name)
+        except NoReverseMatch:
+            continue
+        break
+    base = getattr(settings, "PORTAL_BASE_URL", "") or "http://localhost:8000"
+    return base.rstrip("/") + (path or "/")
+
+
+def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
+    """One email per alert: the alert id is the email provider's idempotency key."""
+    from apps.integrations.providers import get_provider
+
+    to = (merchant.user.email if merchant.user_id else "") or merchant.lead.email
+    if not to:
+        return None
+    step = alert.step
+    context = {
+        "merchant": merchant,
+        "first_name": merchant.lead.first_name,
+        "step": step,
+        "days": alert.days_stalled,
+        "url": step_page_url(step.id),
+    }
+    return get_provider("email").send(
+        idempotency_key=str(alert.pk),
+        to=to,
+        subject=NUDGE_SUBJECT.format(step=step.step_name),
+        body=render_to_string("progress/email/stall_nudge.txt", context),
+    )
+
+
+def abandonment_follow_up(*, alert_id) -> Merchant | None:
+    """For a new abandoned alert: mark the journey abandoned (if it is still in progress)
+    and stamp the step's abandoned_at."""
+    from apps.merchants.services import merchant_journey_abandon
+
+    with transaction.atomic():
+        alert = _open_alert_for_update(alert_id)
+        if alert is None:
+            return None
+        merchant = Merchant.objects.select_for_update().get(pk=alert.merchant_id)
+        if merchant.journey_status != JourneyStatus.IN_PROGRESS:
+            return merchant
+        merchant_journey_abandon(
+            merchant=merchant,
+            actor=None,
+            reason=f"no activity on step {alert.step_id} for {alert.days_stalled} days",
+        )
+        progress = MerchantStepProgress.objects.filter(
+            merchant=merchant, step_id=alert.step_id
+        ).first()
+        if progress is not None:
+            progress.abandoned_at = merchant.journey_abandoned_at or timezone.now()
+            save_tracked(
+                progress,
+                actor=None,
+                reason="stall_sweep: journey abandoned",
+                update_fields=["abandoned_at", "updated_at"],
+            )
+    return merchant
+
+
+def lead_lost_follow_up(*, merchant_id, days_inactive: int | None = None):
+    """Mark the merchant's lead lost, if its journey is still abandoned and the lead open."""
+    from apps.leads.models import Lead
+    from apps.leads.services import lead_mark_lost
+
+    with transaction.atomic():
+        merchant = Merchant.objects.filter(pk=merchant_id).first()
+        if merchant is None or merchant.journey_status != JourneyStatus.ABANDONED:
+            return None
+        lead = Lead.objects.select_for_update().get(pk=merchant.lead_id)
+        if lead.status not in OPEN_LEAD_STATUSES:
+            return lead
+        days = f" for {days_inactive} days" if days_inactive is not None else ""
+        return lead_mark_lost(
+            lead=lead, actor=None, reason=f"Journey abandoned: no activity{days}"
+        )
