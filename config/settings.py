@@ -254,6 +254,9 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_WEBHOOK_DELAY_SECONDS = env.int("SANDBOX_WEBHOOK_DELAY_SECONDS", default=0)
 
+# Root of links in emails sent without a request (tasks, sweeps): the public portal URL.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
+
 # Step 8 (data import): the largest CSV a merchant may upload, in bytes and in rows.
 DATA_IMPORT_MAX_BYTES = env.int("DATA_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 DATA_IMPORT_MAX_ROWS = env.int("DATA_IMPORT_MAX_ROWS", default=5000)

@@ -51,6 +51,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_payment",
         "orders.view_taxrate",
         "routing.view_cohortrule",
+        "progress.change_stallalert",
     ],
     IC: [
         *_VIEW_PIPELINE,

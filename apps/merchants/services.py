@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -523,7 +524,7 @@ def merchant_email_verify_url(*, user, base_url: str = "") -> str:
     from django.urls import reverse
 
     token = merchant_email_token(user=user)
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    base = (base_url or settings.PORTAL_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
     return base + reverse("merchants:account_verify", args=[token])
 
 
