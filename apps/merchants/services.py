@@ -50,6 +50,48 @@ def _check_decision(decision: str, *, actor, notes: str, status: str) -> None:
             raise DomainError(NOTES_REQUIRED, code="notes_required")
 
 
+
+def _decision_record(
+    subject,
+    *,
+    check_type: str,
+    transitions: dict,
+    status: str,
+    submitted_at,
+    merchant,
+    person,
+    decision: str,
+    actor,
+    notes: str,
+    evidence: dict,
+) -> None:
+    """One KYB or KYC decision: the transition (history who/why, event) and its audit row
+    (rule 10). The caller holds the transaction."""
+    _check_decision(decision, actor=actor, notes=notes, status=status)
+    noun, service = ("merchant", "merchant_kyb_decide") if check_type == "kyb" else (
+        "person",
+        "person_kyc_decide",
+    )
+    who = "reviewer" if actor else "provider"
+    transition_perform(
+        subject,
+        transitions[decision],
+        actor=actor,
+        reason=f"{service}: {decision} by {who}" + (f": {notes}" if notes else ""),
+        event_type=f"{noun}.{check_type}_{decision}",
+        params={"reason": notes} if decision == CheckStatus.REJECTED else None,
+    )
+    kyb_kyc_audit_record(
+        check_type=check_type,
+        merchant=merchant,
+        person=person,
+        decision=decision,
+        actor=actor,
+        notes=notes,
+        submitted_at=submitted_at or timezone.now(),
+        **evidence,
+    )
+
 # --- KYB --------------------------------------------------------------------------------------
 
 
@@ -81,31 +123,25 @@ def merchant_kyb_decide(
     from apps.leads.models import LeadStatus
     from apps.leads.services import lead_qualify
 
-    _check_decision(decision, actor=actor, notes=notes, status=merchant.kyb_status)
-    params = {"reason": notes} if decision == CheckStatus.REJECTED else None
-    who = "reviewer" if actor else "provider"
     with transaction.atomic():
-        submitted_at = merchant.kyb_submitted_at or timezone.now()
-        transition_perform(
+        _decision_record(
             merchant,
-            _KYB_TRANSITIONS[decision],
-            actor=actor,
-            reason=f"merchant_kyb_decide: {decision} by {who}" + (f": {notes}" if notes else ""),
-            event_type=f"merchant.kyb_{decision}",
-            params=params,
-        )
-        kyb_kyc_audit_record(
             check_type="kyb",
+            transitions=_KYB_TRANSITIONS,
+            status=merchant.kyb_status,
+            submitted_at=merchant.kyb_submitted_at,
             merchant=merchant,
+            person=None,
             decision=decision,
             actor=actor,
             notes=notes,
-            provider=provider,
-            reference=reference,
-            request_payload=request_payload,
-            response_payload=response_payload,
-            risk_score=risk_score,
-            submitted_at=submitted_at,
+            evidence={
+                "provider": provider,
+                "reference": reference,
+                "request_payload": request_payload,
+                "response_payload": response_payload,
+                "risk_score": risk_score,
+            },
         )
         lead = merchant.lead
         if decision == CheckStatus.APPROVED and lead.status in (
@@ -144,32 +180,25 @@ def person_kyc_decide(
     response_payload: dict | None = None,
     risk_score: Decimal | None = None,
 ) -> MerchantPerson:
-    _check_decision(decision, actor=actor, notes=notes, status=person.kyc_status)
-    params = {"reason": notes} if decision == CheckStatus.REJECTED else None
-    who = "reviewer" if actor else "provider"
     with transaction.atomic():
-        submitted_at = person.kyc_submitted_at or timezone.now()
-        transition_perform(
+        _decision_record(
             person,
-            _KYC_TRANSITIONS[decision],
-            actor=actor,
-            reason=f"person_kyc_decide: {decision} by {who}" + (f": {notes}" if notes else ""),
-            event_type=f"person.kyc_{decision}",
-            params=params,
-        )
-        kyb_kyc_audit_record(
             check_type="kyc",
+            transitions=_KYC_TRANSITIONS,
+            status=person.kyc_status,
+            submitted_at=person.kyc_submitted_at,
             merchant=person.merchant,
             person=person,
             decision=decision,
             actor=actor,
             notes=notes,
-            provider=provider,
-            reference=reference,
-            request_payload=request_payload,
-            response_payload=response_payload,
-            risk_score=risk_score,
-            submitted_at=submitted_at,
+            evidence={
+                "provider": provider,
+                "reference": reference,
+                "request_payload": request_payload,
+                "response_payload": response_payload,
+                "risk_score": risk_score,
+            },
         )
         merchant_kyc_status_sync(merchant=person.merchant, actor=actor)
     return person
