@@ -2,40 +2,10 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from apps.core.services import transition_perform
 from apps.integrations import registry
 from apps.integrations.models import ExternalSystemSync, IntegrationEvent, WebhookEvent
-
-DELIVER_TASK = "apps.integrations.tasks.event_deliver"
-
-
-def _enqueue_delivery(event_id) -> None:
-    async_task(DELIVER_TASK, str(event_id), task_name=f"event:{event_id}")
-
-
-def event_emit(
-    *,
-    event_type: str,
-    aggregate,
-    payload: dict | None = None,
-    correlation_id=None,
-    causation_id=None,
-) -> IntegrationEvent:
-    """Record a domain event in the caller's transaction (the outbox); its delivery is
-    enqueued only once that transaction commits, so a rollback sends nothing."""
-    event = IntegrationEvent.objects.create(
-        event_type=event_type,
-        aggregate_type=aggregate._meta.model_name,
-        aggregate_id=aggregate.pk,
-        event_payload=payload or {},
-        correlation_id=correlation_id,
-        causation_id=causation_id,
-        partition_key=str(aggregate.pk),
-    )
-    transaction.on_commit(lambda: _enqueue_delivery(event.pk))
-    return event
+from apps.integrations.outbox import enqueue_delivery, transition_perform
 
 
 def event_deliver(*, event_id) -> IntegrationEvent | None:
@@ -82,7 +52,7 @@ def events_sweep_unpublished(*, older_than: timedelta = timedelta(minutes=1)) ->
         .values_list("pk", flat=True)[:500]
     )
     for event_id in ids:
-        _enqueue_delivery(event_id)
+        enqueue_delivery(event_id)
     return len(ids)
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead
 from apps.leads.scoring import DEFAULT_PLANS, Profile, profile_compute
 from apps.leads.selectors import cohort_rule_active_list
@@ -97,7 +97,7 @@ def _check_fields(fields: dict) -> None:
 
 def lead_create(*, actor=None, **fields) -> Lead:
     """A new lead (lead.created goes to the CRM through the outbox)."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     _check_fields(fields)
     lead = Lead(**fields)
@@ -112,7 +112,7 @@ def lead_create(*, actor=None, **fields) -> Lead:
 def lead_update(*, lead: Lead, actor=None, reason: str = "edited", **fields) -> Lead:
     """Change a lead's details; emits lead.updated with the changed field names, or nothing
     when no value actually changed."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     _check_fields(fields)
     changed = [name for name, value in fields.items() if getattr(lead, name) != value]
@@ -130,7 +130,7 @@ def lead_update(*, lead: Lead, actor=None, reason: str = "edited", **fields) -> 
 def lead_assign_ae(*, lead: Lead, ae, actor=None, reason: str) -> Lead:
     """Make `ae` the lead's account executive (an AE claim, or the CRM owner changing)."""
     from apps.accounts.roles import AE
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     if ae is not None and not ae.groups.filter(name=AE).exists():
         raise DomainError(f"{ae.email} is not an account executive.", code="not_an_ae")
@@ -261,7 +261,7 @@ def _profile_apply(
     lead_id, *, actor, reason: str, rules, only_if_changed: bool = False
 ) -> ProfileOutcome:
     """Profile the lead under a row lock; the caller holds the transaction."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     lead = Lead.objects.select_for_update().get(pk=lead_id)
     if not lead.is_open:
@@ -330,7 +330,7 @@ def _profile_apply(
 
 
 def _emit_cohort_changed(lead: Lead, *, before, by: str, reason: str, actor) -> None:
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     event_emit(
         event_type="lead.cohort_changed",

@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.compliance.services import kyb_kyc_audit_record
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.merchants.models import (
     CheckStatus,
     Merchant,
@@ -262,7 +262,7 @@ def merchant_payments_activate(*, merchant: Merchant, actor) -> Merchant:
         p.kyc_status != CheckStatus.APPROVED for p in persons
     ):
         raise DomainError(KYC_NOT_APPROVED, code="kyc_not_approved")
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     with transaction.atomic():
         merchant.payments_activated = True
@@ -276,7 +276,7 @@ def merchant_payments_activate(*, merchant: Merchant, actor) -> Merchant:
 def merchant_payouts_refresh(*, merchant: Merchant, actor=None) -> Merchant:
     """Rule 2: payouts on exactly when the primary bank account is verified and KYC is
     approved; off again otherwise."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     allowed = (
         merchant.kyc_status == CheckStatus.APPROVED
@@ -442,7 +442,7 @@ def merchant_account_create(
 
     from apps.accounts.models import User
     from apps.accounts.roles import MERCHANT
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.leads.models import Cohort, Lead
     from apps.merchants.models import BusinessStructure
     from apps.progress.services import merchant_progress_create, step_complete, step_start
@@ -562,7 +562,7 @@ def merchant_verification_email_send(*, merchant: Merchant, actor, base_url: str
     from datetime import timedelta
 
     from apps.integrations.models import IntegrationEvent
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     user = merchant.user
     if user is None:
@@ -590,7 +590,7 @@ def merchant_email_verify(*, token: str):
     from django.core import signing
 
     from apps.accounts.models import User
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     try:
         data = signing.loads(token, salt=EMAIL_VERIFY_SALT, max_age=EMAIL_VERIFY_MAX_AGE_SECONDS)
@@ -633,7 +633,7 @@ def merchant_call_request(*, merchant: Merchant, actor):
 
     from django.db.models import Q
 
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.leads.models import Lead
     from apps.routing.models import (
         OPEN_ASSIGNMENT_STATUSES,
@@ -1303,7 +1303,7 @@ def merchant_kyc_submit(*, merchant: Merchant, actor) -> list[MerchantPerson]:
     goes to the payments provider through the outbox, with the payments account requested
     first if the business has none. Refused without a representative, with owners above
     100 % or with nobody to send; all or nothing."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.merchants.selectors_setup import OWNER_TYPES, REPRESENTATIVE_TYPES
 
     with transaction.atomic():
@@ -1604,7 +1604,7 @@ def data_import_run(*, merchant: Merchant, kind: str, upload, actor):
 
     from django.conf import settings
 
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.merchants import validators
     from apps.merchants.models import DataImport, DataImportKind, DataImportStatus
 
@@ -1882,7 +1882,7 @@ def merchant_external_ids_set(
             reason="merchant_external_ids_set: " + ", ".join(changed),
             update_fields=[*changed, "updated_at"],
         )
-        from apps.integrations.services import event_emit
+        from apps.integrations.outbox import event_emit
 
         event_emit(
             event_type="merchant.external_ids_set",

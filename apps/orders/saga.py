@@ -35,7 +35,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.integrations.providers.base import PermanentError, RetryableError
 from apps.orders.models import (
     PAID_AND_LATER,
@@ -133,7 +133,7 @@ def _move(step: SagaStep, transition: str, *, note: str, params=None) -> SagaSte
 
 
 def _emit(order: Order, event_type: str, **payload) -> None:
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     event_emit(
         event_type=event_type,

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.orders import pricing, selectors
 from apps.orders.models import (
     PAID_AND_LATER,
@@ -424,7 +424,7 @@ def order_build(*, merchant, selection: pricing.Selection, actor, created_by=Non
     """A draft order with its lines and amounts priced from `selection` (apps.orders.pricing).
     `created_by`: the AE building it on the merchant's behalf (then is_self_serve is False).
     A managed merchant's order always carries the paid IC setup (SVC-SETUP-IC)."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     if created_by is not None and not created_by.has_perm("orders.add_order"):
         raise ActionForbidden(BUILD_FORBIDDEN, code="permission_denied")

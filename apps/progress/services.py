@@ -2,7 +2,7 @@ from django.db import transaction
 
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.progress.models import (
     DONE_STEP_STATUSES,
     OPEN_ALERT_STATUSES,
@@ -209,7 +209,7 @@ def alert_raise_sla_breach(*, assignment) -> StallAlert:
     from django.db import IntegrityError
     from django.utils import timezone
 
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.progress.models import AlertType, Severity
 
     existing = StallAlert.objects.filter(
@@ -321,7 +321,7 @@ def alert_raise_delivery_failed(*, shipment) -> StallAlert:
             actor=None,
             reason=f"alert_raise_delivery_failed: {shipment.failure_reason or 'not delivered'}",
         )
-        from apps.integrations.services import event_emit
+        from apps.integrations.outbox import event_emit
 
         event_emit(
             event_type="alert.raised",

@@ -35,7 +35,7 @@ from django_q.tasks import async_task
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
 from apps.core.fsm import save_tracked
-from apps.core.services import transition_perform
+from apps.integrations.outbox import transition_perform
 from apps.routing.models import (
     OPEN_ASSIGNMENT_STATUSES,
     AssignmentNote,
@@ -169,7 +169,7 @@ def assignment_enqueue(
     )
     with transaction.atomic():
         save_tracked(assignment, actor=actor, reason=f"assignment_enqueue: {reason or queue.code}")
-        from apps.integrations.services import event_emit
+        from apps.integrations.outbox import event_emit
 
         event_emit(
             event_type="assignment.queued",
@@ -263,7 +263,7 @@ def lead_route(*, lead, actor=None) -> QueueAssignment | None:
     - self-serve: no queue; an open AE item is withdrawn with the reason.
     - not profiled yet, or closed (converted, lost, disqualified, deleted): nothing.
     """
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
     from apps.leads.models import OPEN_LEAD_STATUSES, Lead
 
     with transaction.atomic():
@@ -326,7 +326,7 @@ def merchant_route_to_ic(
     """Put a merchant in an IC queue (a stalled self-serve merchant goes to ic_intervention),
     once: an open IC item for the merchant is returned as it is. Overflows like AE routing.
     Emits lead.routed_to_ic on the merchant's lead."""
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     reason = _require_reason(reason)
     with transaction.atomic():
@@ -729,7 +729,7 @@ def sla_is_breached(due_at: datetime | None, now: datetime) -> bool:
 
 
 def _mark_breached(assignment: QueueAssignment, *, now: datetime, actor, why: str) -> None:
-    from apps.integrations.services import event_emit
+    from apps.integrations.outbox import event_emit
 
     assignment.sla_breached = True
     assignment.sla_breached_at = now

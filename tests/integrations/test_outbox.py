@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from apps.integrations import registry, services
+from apps.integrations import outbox, registry, services
 from apps.integrations.models import IntegrationEvent
 from apps.leads.services import lead_mark_contacted
 from tests.leads.factories import LeadFactory
@@ -31,7 +31,7 @@ def received():
 def _emit():
     lead = LeadFactory()
     with transaction.atomic():
-        return services.event_emit(event_type="test.happened", aggregate=lead)
+        return outbox.event_emit(event_type="test.happened", aggregate=lead)
 
 
 def test_an_event_is_delivered_once_after_commit(received):

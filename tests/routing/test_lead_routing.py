@@ -9,7 +9,7 @@ import pytest
 
 from apps.integrations import registry
 from apps.integrations.models import IntegrationEvent
-from apps.integrations.services import event_emit
+from apps.integrations.outbox import event_emit
 from apps.leads.models import Cohort, Lead, LeadStatus
 from apps.routing import services
 from apps.routing.handlers import route_profiled_lead

@@ -1,8 +1,45 @@
-"""The shape every state-changing use case shares (STYLE.md "State machines")."""
+"""The outbox: a domain event recorded in the transaction of the change it describes, and
+`transition_perform`, the shape every state-changing use case shares (STYLE.md "State
+machines"): transition, history who/why, save and its event, in one transaction.
+
+Every domain app writes through here; this module imports no domain app."""
 
 from django.db import transaction
+from django_q.tasks import async_task
 
 from apps.core.fsm import transition_apply
+from apps.integrations.models import IntegrationEvent
+
+DELIVER_TASK = "apps.integrations.tasks.event_deliver"
+
+
+def enqueue_delivery(event_id) -> None:
+    async_task(DELIVER_TASK, str(event_id), task_name=f"event:{event_id}")
+
+
+def event_emit(
+    *,
+    event_type: str,
+    aggregate,
+    payload: dict | None = None,
+    correlation_id=None,
+    causation_id=None,
+) -> IntegrationEvent:
+    """Record a domain event in the caller's transaction (the outbox); its delivery is
+    enqueued only once that transaction commits, so a rollback sends nothing."""
+    event = IntegrationEvent.objects.create(
+        event_type=event_type,
+        aggregate_type=aggregate._meta.model_name,
+        aggregate_id=aggregate.pk,
+        event_payload=payload or {},
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        partition_key=str(aggregate.pk),
+    )
+    transaction.on_commit(lambda: enqueue_delivery(event.pk))
+    return event
+
+
 
 
 def state_field_value(instance, transition_name: str):
@@ -23,8 +60,6 @@ def transition_perform(
     """In one transaction: perform the transition (checks, history who/why, save) and record
     its event in the outbox, delivered after commit. `params` are the transition method's
     arguments. Returns the instance."""
-    from apps.integrations.services import event_emit
-
     with transaction.atomic():
         before = state_field_value(instance, transition_name)
         transition_apply(

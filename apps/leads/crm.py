@@ -17,6 +17,7 @@ from apps.integrations import registry
 from apps.integrations.delivery import SyncConflict, registers_push, sync_push, sync_retry_now
 from apps.integrations.inbox import handles_webhook
 from apps.integrations.models import ExternalSystemSync, SyncStatus
+from apps.leads.models import Lead
 
 SYSTEM = "crm"
 
@@ -100,7 +101,6 @@ def _lead_save_from_crm(lead, *, reason: str, **fields) -> None:
 
 @registers_push("lead", SYSTEM)
 def crm_push_lead(sync: ExternalSystemSync, event) -> str:
-    from apps.leads.models import Lead
 
     lead = Lead.objects.get(pk=sync.entity_id)
     fields = crm_lead_fields(lead)
@@ -128,7 +128,6 @@ def crm_conflict_resolve(*, sync: ExternalSystemSync, keep: str, actor) -> Exter
     """A person settles a conflict: "ours" pushes the lead's values over the CRM's; "theirs"
     takes the CRM's values for the clashing fields first. Then the push runs again."""
     from apps.core.errors import DomainError
-    from apps.leads.models import Lead
 
     if keep not in ("ours", "theirs"):
         raise DomainError('Choose which side to keep: "ours" or "theirs".', code="bad_choice")
@@ -151,7 +150,6 @@ def crm_conflict_resolve(*, sync: ExternalSystemSync, keep: str, actor) -> Exter
 @handles_webhook(SYSTEM, "lead.owner_changed")
 def crm_owner_changed(webhook) -> None:
     """The CRM reassigned a lead: data {"crm_lead_id", "owner_email"}."""
-    from apps.leads.models import Lead
     from apps.leads.services import lead_assign_ae
 
     data = webhook.payload.get("data") or {}

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from apps.integrations import crm, delivery, services
+from apps.integrations import delivery, outbox, services
 from apps.integrations.models import (
     ExternalSystemSync,
     IntegrationEvent,
@@ -19,6 +19,7 @@ from apps.integrations.models import (
 )
 from apps.integrations.providers import reset_providers
 from apps.integrations.providers.sandbox import sandbox_crm_edit, sandbox_fail
+from apps.leads import crm
 from apps.leads.models import Cohort, SellingPlan
 from apps.leads.services import lead_create, lead_update
 from tests.accounts.factories import AeUserFactory
@@ -131,7 +132,7 @@ def test_a_redelivered_event_after_a_worker_crash_makes_one_remote_effect():
 
 
 def test_the_sweep_delivers_an_event_whose_enqueue_was_lost(monkeypatch):
-    monkeypatch.setattr(services, "_enqueue_delivery", lambda event_id: None)
+    monkeypatch.setattr(outbox, "enqueue_delivery", lambda event_id: None)
     lead = _new_lead()
     monkeypatch.undo()
     event = IntegrationEvent.objects.get(aggregate_id=lead.pk, event_type="lead.created")
