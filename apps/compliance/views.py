@@ -5,7 +5,6 @@ import csv
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from apps.compliance.forms import KybDecisionForm
 from apps.compliance.models import AccessAction
 from apps.compliance.services import data_access_record
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.merchants.models import CheckStatus
 from apps.merchants.services import merchant_kyb_review_decide
@@ -37,7 +37,7 @@ CSV_COLUMNS = ["when", "kind", "subject", "who", "what", "why", "details"]
 
 
 def _review_context(request, *, failed_case=None):
-    page = Paginator(selectors.kyb_review_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, selectors.kyb_review_list(), per_page=PAGE_SIZE)
     cases = []
     for merchant in page.object_list:
         case = selectors.review_case(merchant)

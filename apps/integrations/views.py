@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -10,6 +9,7 @@ from django_htmx.http import reswap, retarget
 
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.integrations import selectors
 from apps.integrations.delivery import sync_retry_now
@@ -20,18 +20,7 @@ RETRY_QUEUED = "Queued for retry."
 
 
 def _page(request, queryset, param: str):
-    """One page of `queryset` chosen by the query parameter `param`, with links to its
-    neighbours that keep the other lists' pages."""
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query[param] = number
-        return f"?{query.urlencode()}"
-
-    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = link(page.next_page_number()) if page.has_next() else ""
-    return page
+    return paginate(request, queryset, per_page=PAGE_SIZE, param=param)
 
 
 @role_required(roles.OPS)

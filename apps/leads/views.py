@@ -4,7 +4,6 @@ and the lead detail page with its cohort override form."""
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -13,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigg
 
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.leads import selectors, services
 from apps.leads.forms import (
@@ -110,19 +110,6 @@ def get_started_thanks(request):
 # --- Staff: lead list --------------------------------------------------------------------------
 
 
-def _page(request, queryset, number):
-    page = Paginator(queryset, PAGE_SIZE).get_page(number)
-
-    def link(target: int) -> str:
-        query = request.GET.copy()
-        query["page"] = target
-        return f"?{query.urlencode()}"
-
-    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = link(page.next_page_number()) if page.has_next() else ""
-    return page
-
-
 @role_required(*STAFF_LEAD_ROLES)
 @require_GET
 def staff_lead_list(request):
@@ -133,10 +120,10 @@ def staff_lead_list(request):
         leads = selectors.lead_list(
             search=filters["q"].strip(), cohort=filters["cohort"], status=filters["status"]
         )
-        page = _page(request, leads, filters["page"])
+        page = paginate(request, leads, per_page=PAGE_SIZE)
     else:
         status = 400
-        page = _page(request, selectors.lead_list().none(), 1)
+        page = paginate(request, selectors.lead_list().none(), per_page=PAGE_SIZE)
     context = {"form": form, "page": page, "filters_invalid": FILTERS_INVALID}
     template = f"{LIST}#lead_results" if request.htmx else LIST
     return render(request, template, context, status=status)

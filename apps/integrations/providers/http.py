@@ -126,6 +126,10 @@ class HttpClient:
             )
         return result
 
+    def post(self, path: str, idempotency_key: str, body: dict, *expect: str) -> dict:
+        """A write: POST `body` under the idempotency key, expecting these keys back."""
+        return self.call("POST", path, idempotency_key=idempotency_key, body=body, expect=expect)
+
 
 def _error(response: httpx.Response) -> tuple[str | None, str | None]:
     """The provider's own error message and code, if the body has them."""
@@ -143,13 +147,7 @@ def _error(response: httpx.Response) -> tuple[str | None, str | None]:
 
 class HttpCrm(HttpClient, CrmProvider):
     def upsert_lead(self, *, idempotency_key: str, lead: dict) -> dict:
-        return self.call(
-            "POST",
-            "/leads",
-            idempotency_key=idempotency_key,
-            body=lead,
-            expect=("crm_lead_id", "updated_at", "fields"),
-        )
+        return self.post("/leads", idempotency_key, lead, "crm_lead_id", "updated_at", "fields")
 
     def get_lead(self, *, crm_lead_id: str) -> dict:
         result = self.call(
@@ -163,141 +161,92 @@ class HttpCrm(HttpClient, CrmProvider):
 
 class HttpXSeries(HttpClient, XSeriesProvider):
     def create_account(self, *, idempotency_key: str, merchant: dict) -> dict:
-        return self.call(
-            "POST",
-            "/accounts",
-            idempotency_key=idempotency_key,
-            body=merchant,
-            expect=("account_id",),
-        )
+        return self.post("/accounts", idempotency_key, merchant, "account_id")
 
     def create_location(self, *, idempotency_key: str, account_id: str, location: dict) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             _path("/accounts/{id}/locations", id=account_id),
-            idempotency_key=idempotency_key,
-            body=location,
-            expect=("location_id",),
+            idempotency_key,
+            location,
+            "location_id",
         )
 
     def allocate_licences(
         self, *, idempotency_key: str, account_id: str, licences: list[dict]
     ) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             _path("/accounts/{id}/licences", id=account_id),
-            idempotency_key=idempotency_key,
-            body={"licences": licences},
-            expect=("licence_ids",),
+            idempotency_key,
+            {"licences": licences},
+            "licence_ids",
         )
 
 
 class HttpPayments(HttpClient, PaymentsProvider):
     def create_account(self, *, idempotency_key: str, merchant: dict) -> dict:
-        return self.call(
-            "POST",
-            "/accounts",
-            idempotency_key=idempotency_key,
-            body=merchant,
-            expect=("account_id",),
-        )
+        return self.post("/accounts", idempotency_key, merchant, "account_id")
 
     def submit_kyb(self, *, idempotency_key: str, business: dict) -> dict:
-        return self.call(
-            "POST",
-            "/kyb-checks",
-            idempotency_key=idempotency_key,
-            body=business,
-            expect=("check_id", "status"),
-        )
+        return self.post("/kyb-checks", idempotency_key, business, "check_id", "status")
 
     def submit_kyc(self, *, idempotency_key: str, person: dict) -> dict:
-        return self.call(
-            "POST",
-            "/kyc-checks",
-            idempotency_key=idempotency_key,
-            body=person,
-            expect=("check_id", "status"),
-        )
+        return self.post("/kyc-checks", idempotency_key, person, "check_id", "status")
 
     def verify_bank_account(self, *, idempotency_key: str, bank_account: dict) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             "/bank-account-verifications",
-            idempotency_key=idempotency_key,
-            body=bank_account,
-            expect=("verification_id", "status"),
+            idempotency_key,
+            bank_account,
+            "verification_id",
+            "status",
         )
 
 
 class HttpHardware(HttpClient, HardwareProvider):
     def create_order(self, *, idempotency_key: str, order: dict) -> dict:
-        return self.call(
-            "POST",
-            "/orders",
-            idempotency_key=idempotency_key,
-            body=order,
-            expect=("hardware_order_id", "shipments"),
-        )
+        return self.post("/orders", idempotency_key, order, "hardware_order_id", "shipments")
 
     def cancel_order(self, *, idempotency_key: str, hardware_order_id: str) -> dict:
-        return self.call(
-            "POST",
-            _path("/orders/{id}/cancel", id=hardware_order_id),
-            idempotency_key=idempotency_key,
-            body={},
-            expect=("cancelled",),
+        return self.post(
+            _path("/orders/{id}/cancel", id=hardware_order_id), idempotency_key, {}, "cancelled"
         )
 
 
 class HttpBilling(HttpClient, BillingProvider):
     def create_customer(self, *, idempotency_key: str, merchant: dict) -> dict:
-        return self.call(
-            "POST",
-            "/customers",
-            idempotency_key=idempotency_key,
-            body=merchant,
-            expect=("customer_id",),
-        )
+        return self.post("/customers", idempotency_key, merchant, "customer_id")
 
     def authorize(
         self, *, idempotency_key: str, customer_id: str, amount: Decimal, currency: str
     ) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             "/charges/authorize",
-            idempotency_key=idempotency_key,
-            body={"customer_id": customer_id, "amount": str(amount), "currency": currency},
-            expect=("authorization_id",),
+            idempotency_key,
+            {"customer_id": customer_id, "amount": str(amount), "currency": currency},
+            "authorization_id",
         )
 
     def capture(self, *, idempotency_key: str, authorization_id: str) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             _path("/authorizations/{id}/capture", id=authorization_id),
-            idempotency_key=idempotency_key,
-            body={},
-            expect=("charge_id",),
+            idempotency_key,
+            {},
+            "charge_id",
         )
 
     def refund(self, *, idempotency_key: str, charge_id: str, amount: Decimal) -> dict:
-        return self.call(
-            "POST",
+        return self.post(
             _path("/charges/{id}/refunds", id=charge_id),
-            idempotency_key=idempotency_key,
-            body={"amount": str(amount)},
-            expect=("refund_id",),
+            idempotency_key,
+            {"amount": str(amount)},
+            "refund_id",
         )
 
 
 class HttpEmail(HttpClient, EmailProvider):
     def send(self, *, idempotency_key: str, to: str, subject: str, body: str) -> dict:
-        return self.call(
-            "POST",
-            "/messages",
-            idempotency_key=idempotency_key,
-            body={"to": to, "subject": subject, "body": body},
-            expect=("message_id",),
+        return self.post(
+            "/messages", idempotency_key, {"to": to, "subject": subject, "body": body}, "message_id"
         )
 
 

@@ -361,13 +361,38 @@ class SandboxXSeries(XSeriesProvider):
         )
 
 
-def _decision(decision: str, rejected_reason: str) -> dict:
+def _identity_check(
+    system: str,
+    *,
+    check: str,
+    subject_key: str,
+    idempotency_key: str,
+    request: dict,
+    decision: str,
+    rejected_reason: str,
+    refuse: Callable[[], None] | None = None,
+) -> dict:
+    """A KYB or KYC check: answered "pending" at once; its decision (from the sandbox rules)
+    arrives later as a signed `<check>.decision` webhook naming the check id."""
+
+    def compute():
+        if refuse is not None:
+            refuse()
+        return {"check_id": check_id, "status": "pending"}
+
+    check_id = remote_id(check, idempotency_key)
     reasons = {"rejected": rejected_reason, "review_required": REVIEW_REASON}
-    return {
+    data = {
+        subject_key: request.get(subject_key),
+        "check_id": check_id,
         "decision": decision,
         "reason": reasons.get(decision, ""),
         "risk_score": RISK_SCORES[decision],
     }
+    event = {"id": f"evt_{check_id}_decision", "type": f"{check}.decision", "data": data}
+    return _effect(
+        system, f"submit_{check}", idempotency_key, request, compute, then=_webhooks(system, event)
+    )
 
 
 class SandboxPayments(PaymentsProvider):
@@ -382,42 +407,30 @@ class SandboxPayments(PaymentsProvider):
         )
 
     def submit_kyb(self, *, idempotency_key: str, business: dict) -> dict:
-        check_id = remote_id("kyb", idempotency_key)
-        data = {
-            "merchant_id": business.get("merchant_id"),
-            "check_id": check_id,
-            **_decision(kyb_decision(business.get("ein")), KYB_REJECTED_REASON),
-        }
-        event = {"id": f"evt_{check_id}_decision", "type": "kyb.decision", "data": data}
-        return _effect(
+        return _identity_check(
             self.system,
-            "submit_kyb",
-            idempotency_key,
-            business,
-            lambda: {"check_id": check_id, "status": "pending"},
-            then=_webhooks(self.system, event),
+            check="kyb",
+            subject_key="merchant_id",
+            idempotency_key=idempotency_key,
+            request=business,
+            decision=kyb_decision(business.get("ein")),
+            rejected_reason=KYB_REJECTED_REASON,
         )
 
     def submit_kyc(self, *, idempotency_key: str, person: dict) -> dict:
-        def compute():
+        def refuse():
             if _digits(person.get("ssn")).endswith("0000"):
                 raise PermanentError(INVALID_SSN_MESSAGE, code="invalid_ssn", status=422)
-            return {"check_id": check_id, "status": "pending"}
 
-        check_id = remote_id("kyc", idempotency_key)
-        data = {
-            "person_id": person.get("person_id"),
-            "check_id": check_id,
-            **_decision(kyc_decision(person.get("ssn")), KYC_REJECTED_REASON),
-        }
-        event = {"id": f"evt_{check_id}_decision", "type": "kyc.decision", "data": data}
-        return _effect(
+        return _identity_check(
             self.system,
-            "submit_kyc",
-            idempotency_key,
-            person,
-            compute,
-            then=_webhooks(self.system, event),
+            check="kyc",
+            subject_key="person_id",
+            idempotency_key=idempotency_key,
+            request=person,
+            decision=kyc_decision(person.get("ssn")),
+            rejected_reason=KYC_REJECTED_REASON,
+            refuse=refuse,
         )
 
     def verify_bank_account(self, *, idempotency_key: str, bank_account: dict) -> dict:
