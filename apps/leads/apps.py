@@ -6,5 +6,5 @@ class LeadsConfig(AppConfig):
     label = "leads"
 
     def ready(self):
-        # The CRM sync registers its outbox and webhook handlers on import.
-        from apps.leads import crm  # noqa: F401
+        # Outbox and webhook handlers register themselves on import.
+        from apps.leads import crm, handlers  # noqa: F401

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -224,3 +225,28 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
         """Went silent, chose someone else, or abandoned the journey."""
         self.closed_at = timezone.now()
         self.close_reason = reason
+
+
+class LeadSubmission(BaseModel):
+    """The Get started form sent again for an address we already have a lead for. Anyone can
+    type anyone's email on a public page, so a repeat never writes over what the owner or an
+    AE entered: it is kept here, beside the lead (staff read it on the lead page), and only
+    fills the lead's empty fields (named in `filled_fields`). Append-only."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="submissions")
+    # The answers as sent (contact and business details, without attribution).
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    filled_fields = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    campaign_id = models.CharField(max_length=255, blank=True)
+    utm_source = models.CharField(max_length=255, blank=True)
+    utm_medium = models.CharField(max_length=255, blank=True)
+    utm_campaign = models.CharField(max_length=255, blank=True)
+    referrer = models.URLField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["lead", "-created_at"], name="lead_submission_recent")]
+
+    def __str__(self):
+        return f"{self.lead} again at {self.created_at:%Y-%m-%d %H:%M}"

@@ -229,3 +229,11 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
     entries = [*_lead_entries(lead), *_event_entries(lead), *_assignment_entries(lead)]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:TIMELINE_LIMIT]
+
+
+SUBMISSIONS_SHOWN = 20
+
+
+def lead_submission_list(*, lead: Lead) -> list:
+    """The latest repeats of the Get started form for this lead, newest first (one query)."""
+    return list(lead.submissions.order_by("-created_at")[:SUBMISSIONS_SHOWN])

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -8,7 +9,7 @@ from django.utils import timezone
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import transition_perform
-from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead
+from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead, LeadSubmission
 from apps.leads.scoring import DEFAULT_PLANS, Profile, profile_compute
 from apps.leads.selectors import cohort_rule_active_list
 
@@ -166,6 +167,8 @@ OVERRIDE_CLOSED_LEAD = "This lead is {status}: its cohort cannot be overridden n
 
 # Where a lead came from. Kept as first sent: a repeat capture fills these in when the lead
 # has none, never replaces them (the first touch is what marketing attributes the lead to).
+ACCOUNT_LINK_EVENT = "lead.account_link_requested"
+ACCOUNT_LINK_INTERVAL_SECONDS = 10 * 60
 ATTRIBUTION_FIELDS = frozenset(
     {"source", "campaign_id", "utm_source", "utm_medium", "utm_campaign", "referrer"}
 )
@@ -193,7 +196,9 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def lead_capture(*, data: dict, actor=None) -> tuple[Lead, bool]:
+def lead_capture(
+    *, data: dict, actor=None, public: bool = False, base_url: str = ""
+) -> tuple[Lead, bool]:
     """Record a lead from the Get started page or the marketing API and profile it.
 
     One lead per email (case-insensitive) and per external lead id: a repeat updates the
@@ -201,6 +206,11 @@ def lead_capture(*, data: dict, actor=None) -> tuple[Lead, bool]:
     name two different leads are refused with LeadConflict, changing nothing. Blank values
     never erase what the lead has, and attribution (source, campaign, UTM, referrer) stays
     as first captured. Open leads are then profiled (lead.profiled). Returns (lead, created).
+
+    `public` (the Get started page, where anyone can type anyone's address): a repeat is
+    kept beside the lead as a LeadSubmission and only fills the lead's empty fields, and the
+    address itself is sent the link to continue (create the account, or sign in) rather than
+    whoever typed it; `base_url` roots that link.
     """
     data = {name: value for name, value in data.items() if not _blank(value)}
     _check_fields(data)
@@ -211,7 +221,10 @@ def lead_capture(*, data: dict, actor=None) -> tuple[Lead, bool]:
     for attempt in range(2):
         try:
             with transaction.atomic():
-                return _capture(data, actor=actor)
+                lead, created = _capture(data, actor=actor, public=public)
+                if public:
+                    _account_link_request(lead, base_url=base_url, returning=not created)
+                return lead, created
         except (IntegrityError, ValidationError):
             if attempt or not _captured_meanwhile(data):
                 raise
@@ -225,7 +238,7 @@ def _captured_meanwhile(data: dict) -> bool:
     return Lead.objects.filter(found).exists()
 
 
-def _capture(data: dict, *, actor) -> tuple[Lead, bool]:
+def _capture(data: dict, *, actor, public: bool) -> tuple[Lead, bool]:
     external_id = data.get("external_lead_id")
     leads = Lead.objects.select_for_update()
     by_external = leads.filter(external_lead_id=external_id).first() if external_id else None
@@ -244,6 +257,9 @@ def _capture(data: dict, *, actor) -> tuple[Lead, bool]:
     if lead is None:
         lead = lead_create(actor=actor, **data)
         created = True
+    elif public:
+        lead = _resubmission_keep(lead, data, actor=actor)
+        created = False
     else:
         changes = {
             name: value
@@ -255,6 +271,47 @@ def _capture(data: dict, *, actor) -> tuple[Lead, bool]:
     if lead.is_open:
         lead = lead_profile(lead=lead, actor=actor, reason="captured" if created else "recaptured")
     return lead, created
+
+
+def _resubmission_keep(lead: Lead, data: dict, *, actor) -> Lead:
+    """A public repeat: kept as a LeadSubmission; it fills only what the lead lacks."""
+    empty = {
+        name: value
+        for name, value in data.items()
+        if name != "email" and _blank(getattr(lead, name))
+    }
+    LeadSubmission.objects.create(
+        lead=lead,
+        details={
+            name: value
+            for name, value in data.items()
+            if name not in ATTRIBUTION_FIELDS and name != "email"
+        },
+        filled_fields=sorted(empty),
+        **{name: data.get(name, "") for name in ATTRIBUTION_FIELDS},
+    )
+    return lead_update(
+        lead=lead, actor=actor, reason="captured again: empty fields filled", **empty
+    )
+
+
+def _account_link_request(lead: Lead, *, base_url: str, returning: bool) -> None:
+    """Email the lead's own address the link to continue, at most once per interval, so the
+    public form cannot be used to flood someone's inbox."""
+    from apps.integrations.models import IntegrationEvent
+    from apps.integrations.outbox import event_emit
+
+    recent = IntegrationEvent.objects.filter(
+        event_type=ACCOUNT_LINK_EVENT,
+        aggregate_id=lead.pk,
+        occurred_at__gte=timezone.now() - timedelta(seconds=ACCOUNT_LINK_INTERVAL_SECONDS),
+    )
+    if not recent.exists():
+        event_emit(
+            event_type=ACCOUNT_LINK_EVENT,
+            aggregate=lead,
+            payload={"base_url": base_url, "returning": returning},
+        )
 
 
 def _profile_apply(
@@ -296,8 +353,7 @@ def _profile_apply(
     lead.profiled_at = timezone.now()
     if overridden:
         verdict = (
-            f"scores updated, overridden cohort {lead.cohort} kept "
-            f"(rules say {decision.cohort})"
+            f"scores updated, overridden cohort {lead.cohort} kept (rules say {decision.cohort})"
         )
     else:
         verdict = f"cohort {lead.cohort}"

@@ -2,16 +2,16 @@
 and the lead detail page with its cohort override form."""
 
 from django.contrib import messages
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
+from apps.core.links import request_base_url
 from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.leads import selectors, services
@@ -31,25 +31,12 @@ LIST = "leads/staff_lead_list.html"
 DETAIL = "leads/staff_lead_detail.html"
 PAGE_SIZE = 50
 
-# The signed lead id in the "Create your account" link (read by the account creation page).
-ACCOUNT_LINK_SALT = "lead-account"
-ACCOUNT_CREATE_FALLBACK = "/account/create/"
-LINK_INVALID = "This link is not valid. Fill in the Get started form to begin."
 FORM_INVALID = "Some answers need a second look: see the messages beside the fields."
 FILTERS_INVALID = "These filters are not valid: see the messages beside them."
 STAFF_LEAD_ROLES = (roles.AE, roles.IC, roles.OPS, roles.COMPLIANCE)
 
 
 # --- Get started (public) ----------------------------------------------------------------------
-
-
-def account_create_url(token: str) -> str:
-    try:
-        base = reverse("merchants:account_create")
-    except NoReverseMatch:
-        base = ACCOUNT_CREATE_FALLBACK
-    # The token is URL-safe (base64 and colons): it goes into the query as it is.
-    return f"{base}?lead={token}"
 
 
 def _add_model_errors(form, exc: ValidationError) -> None:
@@ -83,15 +70,17 @@ def get_started(request):
         return _capture_form_invalid(request, form)
     actor = request.user if request.user.is_authenticated else None
     try:
-        lead, _created = services.lead_capture(data=form.lead_data(), actor=actor)
+        services.lead_capture(
+            data=form.lead_data(), actor=actor, public=True, base_url=request_base_url(request)
+        )
     except ValidationError as exc:
         _add_model_errors(form, exc)
         return _capture_form_invalid(request, form)
     except DomainError as exc:
         form.add_error(None, exc.message)
         return _capture_form_invalid(request, form)
-    token = signing.dumps(str(lead.pk), salt=ACCOUNT_LINK_SALT)
-    url = f"{reverse('leads:get_started_thanks')}?lead={token}"
+    # The same answer for a new and a known address: the link goes to the address itself.
+    url = reverse("leads:get_started_thanks")
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
@@ -99,12 +88,7 @@ def get_started(request):
 
 @require_GET
 def get_started_thanks(request):
-    token = request.GET.get("lead", "")
-    try:
-        signing.loads(token, salt=ACCOUNT_LINK_SALT)
-    except signing.BadSignature:
-        return render(request, THANKS, {"link_invalid": LINK_INVALID}, status=400)
-    return render(request, THANKS, {"account_url": account_create_url(token)})
+    return render(request, THANKS)
 
 
 # --- Staff: lead list --------------------------------------------------------------------------
@@ -152,6 +136,7 @@ def _detail_context(request, lead, *, form=None, message=None) -> dict:
         "facts": inputs.get("inputs") or {},
         # Read only by the templates that show it (not by the override partials).
         "timeline": lambda: selectors.lead_timeline(lead=lead),
+        "submissions": lambda: selectors.lead_submission_list(lead=lead),
         "can_override": can_override,
         "form": form,
         "message": message,

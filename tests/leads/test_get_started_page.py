@@ -1,16 +1,21 @@
 """The public Get started page: capture with attribution, idempotent on email, field errors
-that save nothing, the thank-you page and its account link."""
+that save nothing, the thank-you page, and the account link that goes only to the address
+itself; a repeat for a known address is kept beside the lead, never written over it."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import signing
+from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.integrations.models import IntegrationEvent
 from apps.leads.forms import PHONE_INVALID, REFERRER_INVALID
-from apps.leads.models import Cohort, Lead
-from apps.leads.views import ACCOUNT_LINK_SALT, LINK_INVALID, account_create_url
+from apps.leads.handlers import ACCOUNT_LINK_SUBJECT, RETURNING_SUBJECT
+from apps.leads.links import account_create_path, lead_from_account_link
+from apps.leads.models import Cohort, Lead, LeadSubmission
 from tests.leads.factories import LeadFactory, capture_data
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +32,10 @@ REFERRER = "https://www.google.com/search?q=pos"
 
 
 def post(client, htmx=False, **overrides):
+    """Submit the form; its outbox events are delivered on commit, as the worker would."""
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(URL, capture_data(**overrides), headers=headers)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(URL, capture_data(**overrides), headers=headers)
 
 
 # --- First visit ------------------------------------------------------------------------------
@@ -82,8 +89,7 @@ def test_submitting_captures_and_profiles_the_lead_then_thanks(client):
 
     lead = Lead.objects.get()
     assert response.status_code == 302
-    token = signing.dumps(str(lead.pk), salt=ACCOUNT_LINK_SALT)
-    assert response.url == f"{THANKS}?lead={token}"
+    assert response.url == THANKS
     assert lead.email == "ana@copperbistro.example"
     assert lead.business_category == "restaurant"
     assert lead.annual_revenue_estimate == Decimal("750000")
@@ -117,16 +123,24 @@ def test_a_plain_visit_is_organic(client):
     assert Lead.objects.get().source == "organic"
 
 
-def test_the_thank_you_page_links_to_account_creation_with_the_signed_lead(client):
+def _link_in(message) -> str:
+    return next(line for line in message.body.splitlines() if line.startswith("http"))
+
+
+def test_the_account_link_goes_to_the_address_not_to_whoever_typed_it(client, mailoutbox):
     response = post(client)
     page = client.get(response.url)
-    token = signing.dumps(str(Lead.objects.get().pk), salt=ACCOUNT_LINK_SALT)
+    lead = Lead.objects.get()
 
     assert page.status_code == 200
-    assert "Create your account" in page.text
-    assert f'href="{account_create_url(token)}"' in page.text
-    assert account_create_url(token).endswith(f"?lead={token}")
-    assert signing.loads(token, salt=ACCOUNT_LINK_SALT) == str(Lead.objects.get().pk)
+    assert "Check your email" in page.text
+    assert "?lead=" not in page.text
+    [message] = mailoutbox
+    assert message.to == ["ana@copperbistro.example"]
+    assert message.subject == ACCOUNT_LINK_SUBJECT
+    link = _link_in(message)
+    assert link.startswith("http://testserver/account/create/?lead=")
+    assert lead_from_account_link(link.split("?lead=", 1)[1]) == lead
 
 
 @pytest.mark.parametrize(
@@ -134,22 +148,98 @@ def test_the_thank_you_page_links_to_account_creation_with_the_signed_lead(clien
     ["", "forged", signing.dumps("x", salt="another-salt")],
     ids=["empty", "forged", "wrong-salt"],
 )
-def test_the_thank_you_page_refuses_a_bad_link(client, token):
-    response = client.get(THANKS, {"lead": token})
-
-    assert response.status_code == 400
-    assert LINK_INVALID in response.text
-    assert "Create your account" not in response.text
+def test_a_bad_account_link_names_no_lead(token):
+    assert lead_from_account_link(token) is None
 
 
-def test_the_same_email_again_updates_the_lead_instead_of_duplicating_it(client):
+def test_an_expired_account_link_names_no_lead(time_machine):
+    lead = LeadFactory()
+    path = account_create_path(lead)
+    time_machine.move_to(timezone.now() + timedelta(days=8))
+    assert lead_from_account_link(path.split("?lead=", 1)[1]) is None
+
+
+def test_a_repeat_never_overwrites_the_lead_and_is_kept_beside_it(client):
     post(client)
-    post(client, email="ANA@CopperBistro.example", number_of_locations=12, phone="")
-
     lead = Lead.objects.get()
-    assert lead.number_of_locations == 12
-    assert lead.phone == "+1 415 555 0100"  # a blank answer never erases what we have
-    assert IntegrationEvent.objects.filter(aggregate_id=lead.pk, event_type="lead.updated")
+    lead.phone = ""
+    lead.save()
+    post(
+        client,
+        email="ANA@CopperBistro.example",
+        business_name="Evil Corp",
+        first_name="Mallory",
+        number_of_locations=12,
+        phone="+1 212 555 0199",
+        **UTM,
+    )
+
+    lead.refresh_from_db()
+    assert Lead.objects.count() == 1
+    assert (lead.business_name, lead.first_name, lead.number_of_locations) == (
+        "Copper Bistro",
+        "Ana",
+        3,
+    )
+    assert lead.phone == "+1 212 555 0199"  # it was empty: a repeat may fill it
+    [kept] = LeadSubmission.objects.filter(lead=lead)
+    assert kept.details["business_name"] == "Evil Corp"
+    assert kept.details["first_name"] == "Mallory"
+    # It was missing the phone and the campaign: the repeat completed those, nothing else.
+    assert kept.filled_fields == [
+        "campaign_id",
+        "phone",
+        "utm_campaign",
+        "utm_medium",
+        "utm_source",
+    ]
+    assert (kept.utm_source, kept.utm_campaign) == ("google", "pos-search-2026")
+
+
+def test_a_repeat_emails_the_address_we_already_have_your_details(
+    client, mailoutbox, time_machine
+):
+    post(client)
+    mailoutbox.clear()
+    time_machine.move_to(timezone.now() + timedelta(days=2))
+    response = post(client, business_name="Someone Else")
+
+    assert response.url == THANKS  # the same answer as for a new address
+    [message] = mailoutbox
+    assert message.to == ["ana@copperbistro.example"]
+    assert message.subject == RETURNING_SUBJECT
+    assert "/account/create/?lead=" in _link_in(message)
+
+
+def test_a_repeat_for_a_lead_with_an_account_links_to_sign_in(client, mailoutbox):
+    from tests.merchants.factories import MerchantFactory
+
+    merchant = MerchantFactory()
+    post(client, email=merchant.lead.email)
+
+    [message] = mailoutbox
+    assert message.subject == RETURNING_SUBJECT
+    assert _link_in(message) == "http://testserver/accounts/login/"
+
+
+def test_repeats_in_a_row_send_one_email_not_a_flood(client, mailoutbox):
+    for _ in range(5):
+        post(client)
+
+    assert len(mailoutbox) == 1
+    assert LeadSubmission.objects.count() == 4
+
+
+def test_staff_see_the_kept_repeat_on_the_lead_page(client, ae_user):
+    post(client)
+    post(client, business_name="Evil Corp")
+    lead = Lead.objects.get()
+    client.force_login(ae_user)
+
+    page = client.get(reverse("leads:staff_lead_detail", args=[lead.pk]))
+
+    assert "Sent again through Get started" in page.text
+    assert "business_name: Evil Corp" in page.text
 
 
 def test_a_repeat_keeps_the_first_attribution(client):
@@ -176,7 +266,7 @@ def test_with_htmx_a_capture_sends_the_browser_to_the_thank_you_page(client):
     response = post(client, htmx=True)
 
     assert response.status_code == 200
-    assert response["HX-Redirect"].startswith(f"{THANKS}?lead=")
+    assert response["HX-Redirect"] == THANKS
 
 
 # --- Bad input --------------------------------------------------------------------------------
