@@ -236,6 +236,9 @@ def _webhook_secret(provider: str) -> str:
 
 WEBHOOK_SECRETS = {provider: _webhook_secret(provider) for provider in WEBHOOK_PROVIDERS}
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Requests refused for their signature are recorded (without their body) up to this many
+# per source IP a minute; past it they are still refused, but leave no row.
+WEBHOOK_REJECTED_PER_MINUTE = env.int("WEBHOOK_REJECTED_PER_MINUTE", default=20)
 
 # --- Provider settings ------------------------------------------------------------------
 # One client per external system (apps/integrations/providers). INTEGRATIONS_MODE_<SYSTEM>
