@@ -221,6 +221,16 @@ def test_nobody_adds_or_deletes_a_schedule_from_the_admin(client, ops_user, admi
     assert Schedule.objects.filter(pk=schedule.pk).exists()
 
 
+def test_ops_are_offered_pause_resume_and_run_now_and_nothing_else(client, ops_user):
+    due_schedules(OUTBOX.name)
+    client.force_login(ops_user)
+
+    response = client.get(changelist(Schedule))
+
+    choices = response.context["action_form"].fields["action"].choices
+    assert [name for name, _label in choices if name] == ["pause", "resume", "run_now"]
+
+
 def test_ops_pause_a_schedule_and_resume_it(client, ops_user):
     schedule = due_schedules(OUTBOX.name)[OUTBOX.name]
     client.force_login(ops_user)
