@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+from config.settings import dev_webhook_secret, webhook_secret_missing
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -31,6 +34,8 @@ _INHERITED = (
     "Q_SYNC",
     "Q_BROKER",
     "INTEGRATIONS_MODE",
+    *(f"INTEGRATIONS_MODE_{provider.upper()}" for provider in settings.WEBHOOK_PROVIDERS),
+    *(f"WEBHOOK_SECRET_{provider.upper()}" for provider in settings.WEBHOOK_PROVIDERS),
     "EMAIL_BACKEND",
     # Set by the browser tests' conftest; a deployment must not have it (async.W001).
     "DJANGO_ALLOW_ASYNC_UNSAFE",
@@ -51,6 +56,15 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def _webhook_secrets(**overrides: str) -> dict[str, str]:
+    """A random secret per provider, as a deployment sets them."""
+    secrets_by_name = {
+        f"WEBHOOK_SECRET_{provider.upper()}": secrets.token_urlsafe(32)
+        for provider in settings.WEBHOOK_PROVIDERS
+    }
+    return {**secrets_by_name, **overrides}
+
+
 def test_production_settings_pass_the_deploy_checks(tmp_path):
     result = _manage(
         "check",
@@ -64,6 +78,7 @@ def test_production_settings_pass_the_deploy_checks(tmp_path):
             "DJANGO_SECRET_KEY_FALLBACKS": "",
             "DJANGO_ALLOWED_HOSTS": "portal.example.com",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
+            **_webhook_secrets(),
         },
     )
 
@@ -86,3 +101,38 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["sandbox", "http"])
+def test_production_refuses_to_start_without_each_webhook_secret(tmp_path, mode):
+    # Sandbox providers too: the dev default is public, and with it anyone can sign a
+    # webhook that approves a KYB under review.
+    result = _manage(
+        "check",
+        env={
+            "DJANGO_DEBUG": "False",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'no-webhook-secret.sqlite3'}",
+            "INTEGRATIONS_MODE": mode,
+            # Empty rather than absent, so a value in .env cannot fill it in.
+            **_webhook_secrets(WEBHOOK_SECRET_PAYMENTS=""),
+        },
+    )
+
+    assert result.returncode != 0
+    assert webhook_secret_missing("WEBHOOK_SECRET_PAYMENTS") in result.stderr
+
+
+def test_production_refuses_the_public_development_webhook_secret(tmp_path):
+    result = _manage(
+        "check",
+        env={
+            "DJANGO_DEBUG": "False",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'dev-webhook-secret.sqlite3'}",
+            **_webhook_secrets(WEBHOOK_SECRET_CRM=dev_webhook_secret("crm")),
+        },
+    )
+
+    assert result.returncode != 0
+    assert webhook_secret_missing("WEBHOOK_SECRET_CRM") in result.stderr

@@ -98,6 +98,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "integrations.view_webhookevent",
         "accounts.view_user",
         "django_q.view_schedule",
+        # Pause, resume and run a schedule now; what it runs is read-only (apps/core/jobs.py).
         "django_q.change_schedule",
         "django_q.view_failure",
         "django_q.view_success",

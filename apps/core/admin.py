@@ -5,6 +5,8 @@
   state fields always read-only, every admin save recorded with the reason "admin edit".
 - `ReadOnlyAdminMixin`: rows nobody edits from the admin (audit logs, the outbox, inbound
   webhooks, payments): view only, no add, no change, no delete.
+- `ScheduleAdmin` replaces django-q2's: schedules are code (apps/core/jobs.py), read-only
+  for everyone; ops pause, resume and run them now.
 - `transition_action`: an FSM transition offered as an admin action. It calls the use case's
   service for each selected object, with the signed-in user as the actor, so the service's
   checks (state, guards, permission) decide; refusals are shown per object. Actions that need
@@ -13,6 +15,8 @@
 
 from collections.abc import Callable, Iterable
 
+# Importing it registers django-q2's admins, so that its Schedule admin can be replaced below.
+import django_q.admin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -20,9 +24,16 @@ from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django_fsm import FSMFieldMixin
+from django_q.models import Schedule
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.core.errors import DomainError
+from apps.core.jobs import (
+    SCHEDULE_OPERATE_PERMISSION,
+    schedule_pause,
+    schedule_resume,
+    schedule_run_now,
+)
 
 ADMIN_EDIT_REASON = "admin edit"
 ADMIN_DELETE_REASON = "admin delete"
@@ -257,3 +268,40 @@ def _reason_page(modeladmin, request, queryset, form, action_name, title):
         "media": modeladmin.media,
     }
     return TemplateResponse(request, "admin/transition_reason.html", context)
+
+
+# --- django-q2 schedules: code, operated by ops (apps/core/jobs.py) -------------------------
+
+
+class ScheduleAdmin(ReadOnlyAdminMixin, django_q.admin.ScheduleAdmin):
+    """A schedule names a function the worker imports and calls: nobody edits, adds or
+    deletes one here, superusers included (seed_rules writes them from PERIODIC_JOBS). Ops
+    pause, resume and run one now."""
+
+    actions = [
+        transition_action(
+            lambda schedule, *, actor: schedule_pause(schedule=schedule, actor=actor),
+            "Pause",
+            name="pause",
+            permissions=["operate"],
+        ),
+        transition_action(
+            lambda schedule, *, actor: schedule_resume(schedule=schedule, actor=actor),
+            "Resume",
+            name="resume",
+            permissions=["operate"],
+        ),
+        transition_action(
+            lambda schedule, *, actor: schedule_run_now(schedule=schedule, actor=actor),
+            "Run now",
+            name="run_now",
+            permissions=["operate"],
+        ),
+    ]
+
+    def has_operate_permission(self, request):
+        return request.user.has_perm(SCHEDULE_OPERATE_PERMISSION)
+
+
+admin.site.unregister(Schedule)
+admin.site.register(Schedule, ScheduleAdmin)

@@ -93,7 +93,8 @@ class ExternalSystemSyncAdmin(TrackedAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, TrackedAdmin):
-    """The inbox: inbound webhooks as received, and how their processing went."""
+    """The inbox: inbound webhooks as received, and how their processing went. A rejected
+    request keeps who sent it, its size and hash, not its body (the payload is empty)."""
 
     list_display = (
         "provider",
@@ -101,12 +102,14 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, TrackedAdmin):
         "event_type",
         "status",
         "signature_valid",
+        "source_ip",
+        "body_size",
         "attempts",
         "received_at",
         "processed_at",
     )
     list_filter = ("status", "provider", "event_type", "signature_valid", "received_at")
-    search_fields = ("external_id", "event_type", "provider")
+    search_fields = ("external_id", "event_type", "provider", "source_ip", "body_sha256")
     date_hierarchy = "received_at"
 
 

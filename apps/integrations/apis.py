@@ -1,6 +1,8 @@
 """Inbound webhooks over HTTP. The HMAC signature over the raw body is the authentication:
 no session, no CSRF, no DRF parsing before the signature is checked."""
 
+import ipaddress
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, transaction
@@ -50,6 +52,14 @@ def _stored_headers(request) -> dict:
         if value:
             headers[name] = value.replace("\x00", "")[:_MAX_HEADER_CHARS]
     return headers
+
+
+def _source_ip(request) -> str | None:
+    # REMOTE_ADDR, as the compliance audit records it; absent or odd (a unix socket) is None.
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
 
 
 def _declared_length(request) -> int:
@@ -162,6 +172,7 @@ class WebhookReceiveApi(APIView):
                         body=body,
                         signature=signature,
                         headers=_stored_headers(request),
+                        source_ip=_source_ip(request),
                     )
                 except (signing.SignatureError, inbox.MalformedWebhook) as exc:
                     refusal = exc

@@ -6,11 +6,16 @@ Handlers for (provider, event type) register with `@handles_webhook`; they run i
 once per stored event, and must be idempotent.
 """
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.core.fsm import save_tracked
@@ -86,16 +91,22 @@ def _parse(body: bytes) -> dict:
 
 
 def webhook_receive(
-    *, provider: str, body: bytes, signature: str | None, headers: dict | None = None
+    *,
+    provider: str,
+    body: bytes,
+    signature: str | None,
+    headers: dict | None = None,
+    source_ip: str | None = None,
 ) -> tuple[WebhookEvent, bool]:
     """Store one inbound webhook. Returns (event, created); created is False for a duplicate
     (same provider and id), which is acknowledged and ignored. A bad signature raises
-    SignatureError after keeping a `rejected` row for review; a malformed body raises
-    MalformedWebhook. Processing is enqueued after commit."""
+    SignatureError after keeping a `rejected` row for review (see `_keep_rejected`); a
+    malformed body raises MalformedWebhook. Processing is enqueued after commit."""
+    received = _Received(body=body, headers=headers or {}, source_ip=source_ip)
     try:
         signing.verify(provider, body, signature)
     except signing.SignatureError as exc:
-        _keep_rejected(provider, body, headers, str(exc))
+        _keep_rejected(provider, received, str(exc))
         raise
     payload = _parse(body)
     try:
@@ -105,8 +116,8 @@ def webhook_receive(
                 external_id=payload["id"],
                 event_type=payload["type"],
                 payload=payload,
-                headers=headers or {},
                 signature_valid=True,
+                **received.columns(),
             )
             save_tracked(event, actor=None, reason="webhook_receive")
     except IntegrityError:
@@ -120,29 +131,68 @@ def webhook_receive(
 _ACCEPTED = [s for s in WebhookStatus.values if s != WebhookStatus.REJECTED]
 
 
-def _keep_rejected(provider: str, body: bytes, headers: dict | None, error: str) -> None:
-    """Keep what a forged or broken request sent, for review, in a form the database can
-    store whatever the bytes were."""
-    try:
-        payload = _load_json(body[:10_000])
-    except MalformedWebhook:
-        payload = None
-    if not isinstance(payload, dict):
-        text = body[:10_000].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-        payload = {"raw": text}
-    external_id = payload.get("id") if isinstance(payload.get("id"), str) else ""
-    event_type = payload.get("type") if isinstance(payload.get("type"), str) else ""
+@dataclass(frozen=True)
+class _Received:
+    """What any request leaves on its row, accepted or not."""
+
+    body: bytes
+    headers: dict
+    source_ip: str | None
+
+    def columns(self) -> dict:
+        return {
+            "headers": self.headers,
+            "source_ip": self.source_ip,
+            "body_size": len(self.body),
+            "body_sha256": hashlib.sha256(self.body).hexdigest(),
+        }
+
+
+def rejected_recently_count(source_ip: str | None, *, limit: int) -> int:
+    """Rejected rows from this source in the last minute, counted up to `limit` (an index
+    scan of at most `limit` rows: webhook_rejected_by_source)."""
+    since = timezone.now() - timedelta(minutes=1)
+    recent = WebhookEvent.objects.filter(
+        status=WebhookStatus.REJECTED, source_ip=source_ip, received_at__gte=since
+    )
+    return recent[:limit].count()
+
+
+def _keep_rejected(provider: str, received: _Received, error: str) -> None:
+    """Keep a small record of a forged or broken request for review: who sent it, when, how
+    big its body was and its hash, the id and type it claimed, and why it was refused; never
+    the body (its sender was not authenticated). A source gets at most
+    WEBHOOK_REJECTED_PER_MINUTE rows a minute, counted in the database because several
+    processes answer; past that nothing is written (the sender still gets its 401)."""
+    limit = settings.WEBHOOK_REJECTED_PER_MINUTE
+    if rejected_recently_count(received.source_ip, limit=limit) >= limit:
+        return
+    claimed = _claimed(received.body[:10_000])
     event = WebhookEvent(
         provider=provider[:50],
-        external_id=external_id[:255],
-        event_type=event_type[:100],
-        payload=payload,
-        headers=headers or {},
+        external_id=claimed.get("id", "")[:255],
+        event_type=claimed.get("type", "")[:100],
+        payload={},
         signature_valid=False,
         status=WebhookStatus.REJECTED,
         error=error,
+        **received.columns(),
     )
-    save_tracked(event, actor=None, reason=f"webhook_receive: rejected: {error}")
+    # The row is final when written: a history row would only repeat it, doubling the writes
+    # an unauthenticated sender causes.
+    event.skip_history_when_saving = True
+    event.save()
+
+
+def _claimed(head: bytes) -> dict[str, str]:
+    """The "id" and "type" a body claims, where they are readable strings."""
+    try:
+        payload = _load_json(head)
+    except MalformedWebhook:
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {key: payload[key] for key in ("id", "type") if isinstance(payload.get(key), str)}
 
 
 def webhook_process(*, webhook_id) -> WebhookEvent | None:

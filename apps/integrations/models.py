@@ -203,6 +203,11 @@ class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Who sent the request and what its body was, without keeping it: a rejected row's
+    # payload stays empty (the sender was not authenticated).
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
 
     history = HistoricalRecords()
 
@@ -217,7 +222,15 @@ class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
                 name="webhook_once_per_provider_id",
             ),
         ]
-        indexes = [models.Index(fields=["status"], name="webhook_status")]
+        indexes = [
+            models.Index(fields=["status"], name="webhook_status"),
+            # The per-source cap counts a source's rejected rows of the last minute.
+            models.Index(
+                fields=["source_ip", "received_at"],
+                condition=models.Q(status="rejected"),
+                name="webhook_rejected_by_source",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.provider}:{self.external_id} ({self.status})"

@@ -96,6 +96,9 @@ def webhook_problem_list(*, within: timedelta = WEBHOOK_PROBLEM_WINDOW) -> Query
             "status",
             "signature_valid",
             "received_at",
+            "source_ip",
+            "body_size",
+            "body_sha256",
             "attempts",
             "error",
         )

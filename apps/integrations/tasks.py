@@ -2,6 +2,8 @@
 
 from apps.integrations import services
 
+SANDBOX_WEBHOOK_REFUSED = "{provider} is not a sandbox provider: no sandbox webhook is signed."
+
 
 def event_deliver(event_id: str):
     event = services.event_deliver(event_id=event_id)
@@ -39,9 +41,14 @@ def sync_push_now(sync_id: str):
 def sandbox_webhook_send(provider: str, payload_json: str):
     """Deliver one sandbox provider outcome the way the real provider does: signed, through
     the inbox's `webhook_receive` (what the webhook endpoint calls). Safe to run twice: the
-    inbox stores each event id once."""
+    inbox stores each event id once. Refused for a provider in http mode: it would sign
+    whatever it is given with that provider's real secret."""
     from apps.integrations import signing
     from apps.integrations.inbox import webhook_receive
+    from apps.integrations.providers import provider_mode
+
+    if provider_mode(provider) != "sandbox":
+        raise PermissionError(SANDBOX_WEBHOOK_REFUSED.format(provider=provider))
 
     body = payload_json.encode()
     signature = signing.sign(provider, body)

@@ -10,11 +10,11 @@ from django_q.models import Schedule
 
 from apps.accounts.roles import ROLES
 from apps.core.fsm import save_tracked
+from apps.core.jobs import PERIODIC_JOBS
 from apps.core.seeding.reference import (
     COHORT_RULES,
     PRODUCTS,
     ROUTING_QUEUES,
-    SCHEDULES,
     US_STATE_TAX_RATES,
     task_exists,
 )
@@ -147,7 +147,7 @@ def test_seeds_the_product_catalog_and_state_tax_rates():
 def test_seeds_schedules_by_name_for_the_tasks_that_exist():
     output = seed_rules()
 
-    for spec in SCHEDULES:
+    for spec in PERIODIC_JOBS:
         schedule = Schedule.objects.filter(name=spec.name).first()
         if task_exists(spec.func):
             assert schedule is not None, spec.name
@@ -170,6 +170,24 @@ def test_seeds_schedules_by_name_for_the_tasks_that_exist():
     assert (retention.func, retention.schedule_type) == (
         "apps.integrations.tasks.retention_purge",
         Schedule.DAILY,
+    )
+
+
+def test_a_rerun_puts_back_what_a_tampered_schedule_runs():
+    seed_rules()
+    Schedule.objects.filter(name="outbox-sweep").update(
+        func="os.mkdir", args="'/tmp/x'", kwargs="mode=0o777", hook="os.remove", cluster="other"
+    )
+
+    seed_rules()
+
+    outbox = Schedule.objects.get(name="outbox-sweep")
+    assert (outbox.func, outbox.args, outbox.kwargs, outbox.hook, outbox.cluster) == (
+        "apps.integrations.tasks.events_sweep",
+        None,
+        None,
+        None,
+        None,
     )
 
 

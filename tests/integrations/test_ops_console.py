@@ -144,6 +144,20 @@ def test_the_console_lists_what_needs_a_person(client, ops_user):
     assert page.count(">Retry</button>") == 2
 
 
+def test_a_rejected_webhook_shows_its_source_size_and_hash_instead_of_a_body(client, ops_user):
+    rejected = rejected_webhook(
+        source_ip="203.0.113.7", body_size=8042, body_sha256="ab12cd34" + "0" * 56, payload={}
+    )
+    client.force_login(ops_user)
+
+    page = client.get(CONSOLE).text
+
+    row = page[page.index(f'id="webhook-{rejected.pk}"') :].split("</tr>", 1)[0]
+    assert "203.0.113.7" in row
+    assert "8042 bytes" in row
+    assert "sha256 ab12cd34" in row
+
+
 def test_the_console_costs_the_same_queries_for_3_or_60_rows_of_each_kind(client, ops_user):
     def make_rows(count):
         for _ in range(count):

@@ -16,6 +16,7 @@ from django_q.models import Schedule
 
 from apps.accounts.roles import ROLES, roles_sync
 from apps.core.fsm import save_tracked
+from apps.core.jobs import PERIODIC_JOBS
 from apps.leads.models import Cohort, SellingPlan, SetupPlan, Stage
 from apps.orders.models import BillingPeriod, ItemType, PricingUnit, Product, TaxRate
 from apps.progress.models import JourneyStep, StallPolicy
@@ -154,28 +155,6 @@ US_STATE_TAX_RATES = {
     "VT": "0.06", "VA": "0.053", "WA": "0.065", "WV": "0.06", "WI": "0.05",
     "WY": "0.04",
 }  # fmt: skip
-
-
-# --- django-q2 schedules (DESIGN.md "Integrations") ------------------------------------------
-@dataclass(frozen=True)
-class ScheduleSpec:
-    name: str
-    func: str
-    schedule_type: str
-    minutes: int | None = None
-
-
-# A schedule whose task function does not exist yet is skipped (and reported); later work
-# only has to write the function for the next run to add its schedule.
-SCHEDULES = [
-    ScheduleSpec("outbox-sweep", "apps.integrations.tasks.events_sweep", Schedule.MINUTES, 1),
-    ScheduleSpec("retention-purge", "apps.integrations.tasks.retention_purge", Schedule.DAILY),
-    ScheduleSpec("sla-sweep", "apps.routing.tasks.sla_sweep", Schedule.MINUTES, 5),
-    ScheduleSpec("stall-sweep", "apps.progress.tasks.stall_sweep", Schedule.MINUTES, 15),
-    ScheduleSpec("sync-retry", "apps.integrations.tasks.sync_retry_due", Schedule.MINUTES, 1),
-    ScheduleSpec("saga-sweep", "apps.orders.tasks.saga_sweep", Schedule.MINUTES, 5),
-    ScheduleSpec("leads-reprofile", "apps.leads.tasks.leads_reprofile", Schedule.DAILY),
-]
 
 
 # --- Writing rows only when they differ ------------------------------------------------------
@@ -372,23 +351,30 @@ def task_exists(func: str) -> bool:
 
 
 def schedules_seed() -> Tally:
-    """django-q2 schedules by name (names are unique: PITFALLS.md)."""
+    """django-q2 schedules by name (names are unique: PITFALLS.md), one per periodic job of
+    apps/core/jobs.py (the list the worker's guard reads too). Everything that says what
+    runs is put back (function, arguments, hook, timing, cluster). `repeats` is left alone
+    (-1, for ever, when created): ops pause a job by setting it to 0, and a deploy's
+    seed_rules must not resume it. A job whose task function does not exist yet is skipped
+    and reported."""
     tally = Tally()
     skipped = []
-    for spec in SCHEDULES:
-        if not task_exists(spec.func):
-            skipped.append(f"{spec.name} ({spec.func})")
+    for job in PERIODIC_JOBS:
+        if not task_exists(job.func):
+            skipped.append(f"{job.name} ({job.func})")
             continue
-        _row, outcome = reference_row_upsert(
-            Schedule,
-            key={"name": spec.name},
-            values={
-                "func": spec.func,
-                "schedule_type": spec.schedule_type,
-                "minutes": spec.minutes,
-                "repeats": -1,
-            },
-        )
+        values = {
+            "func": job.func,
+            "schedule_type": job.schedule_type,
+            "minutes": job.minutes,
+            "args": None,
+            "kwargs": None,
+            "hook": None,
+            "cron": None,
+            "cluster": None,
+            "intended_date_kwarg": None,
+        }
+        _row, outcome = reference_row_upsert(Schedule, key={"name": job.name}, values=values)
         tally.count(outcome)
     if skipped:
         tally.notes.append(f"skipped until their task exists: {', '.join(skipped)}")

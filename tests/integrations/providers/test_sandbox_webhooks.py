@@ -79,3 +79,17 @@ def test_with_a_delay_the_webhooks_are_scheduled_in_order_instead_of_sent(
     assert len(runs) == 5
     assert runs[0] > timezone.now() + timedelta(seconds=50)
     assert runs[-1] - runs[0] == timedelta(seconds=240)
+
+
+def test_a_provider_in_http_mode_gets_no_sandbox_webhook_signed(settings):
+    # The task signs with the provider's secret: queued for a real provider (a tampered
+    # schedule row, a resubmitted task), it would forge that provider's webhooks.
+    from apps.integrations.tasks import SANDBOX_WEBHOOK_REFUSED, sandbox_webhook_send
+
+    settings.INTEGRATIONS_MODE_OVERRIDES = {"payments": "http"}
+    body = '{"id": "evt_forged", "type": "kyb.decision", "data": {"decision": "approved"}}'
+
+    with pytest.raises(PermissionError, match=SANDBOX_WEBHOOK_REFUSED.format(provider="payments")):
+        sandbox_webhook_send("payments", body)
+
+    assert not WebhookEvent.objects.exists()
