@@ -195,6 +195,12 @@ def _claimed(head: bytes) -> dict[str, str]:
     return {key: payload[key] for key in ("id", "type") if isinstance(payload.get(key), str)}
 
 
+class WebhookIgnored(Exception):
+    """Raised by a handler that, on purpose, changes nothing for this webhook: what it
+    already changed is rolled back and the row is kept as processed, ignored, with the
+    message as the reason."""
+
+
 def webhook_process(*, webhook_id) -> WebhookEvent | None:
     """Run the handlers of one stored webhook, once. Safe to call twice (a redelivered
     task): the row is locked and only a received or failed event is processed."""
@@ -209,12 +215,15 @@ def webhook_process(*, webhook_id) -> WebhookEvent | None:
         if event is None or event.status not in (WebhookStatus.RECEIVED, WebhookStatus.FAILED):
             return event
         webhook_start_processing(webhook=event)
+        ignored = ""
         try:
             with transaction.atomic():
                 for handler in webhook_handlers_for(event.provider, event.event_type):
                     handler(event)
+        except WebhookIgnored as exc:
+            ignored = str(exc)
         except Exception as exc:  # a handler bug must not lose the event: keep it as failed
             webhook_mark_failed(webhook=event, error=f"{type(exc).__name__}: {exc}"[:2000])
             return event
-        webhook_mark_processed(webhook=event)
+        webhook_mark_processed(webhook=event, ignored_reason=ignored)
     return event

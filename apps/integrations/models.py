@@ -203,6 +203,9 @@ class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Processed, but its handler changed nothing, and why (e.g. a decision for a check we
+    # never sent, or for a case only a reviewer may decide now).
+    ignored_reason = models.TextField(blank=True)
     # Who sent the request and what its body was, without keeping it: a rejected row's
     # payload stays empty (the sender was not authenticated).
     source_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -250,9 +253,10 @@ class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
         target=WebhookStatus.PROCESSED,
         custom={"label": "mark processed"},
     )
-    def mark_processed(self):
+    def mark_processed(self, ignored_reason: str = ""):
         self.processed_at = timezone.now()
         self.error = ""
+        self.ignored_reason = ignored_reason
 
     @transition(
         field=status,

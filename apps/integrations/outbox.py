@@ -40,8 +40,6 @@ def event_emit(
     return event
 
 
-
-
 def state_field_value(instance, transition_name: str):
     method = getattr(instance, transition_name)
     return method._django_fsm.field.get_state(instance)

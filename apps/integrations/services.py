@@ -134,8 +134,16 @@ def webhook_start_processing(*, webhook: WebhookEvent) -> WebhookEvent:
     return transition_perform(webhook, "start_processing", actor=None, reason="webhook_process")
 
 
-def webhook_mark_processed(*, webhook: WebhookEvent) -> WebhookEvent:
-    return transition_perform(webhook, "mark_processed", actor=None, reason="webhook_processed")
+def webhook_mark_processed(*, webhook: WebhookEvent, ignored_reason: str = "") -> WebhookEvent:
+    return transition_perform(
+        webhook,
+        "mark_processed",
+        actor=None,
+        reason=f"webhook_ignored: {ignored_reason}"[:255]
+        if ignored_reason
+        else "webhook_processed",
+        params={"ignored_reason": ignored_reason},
+    )
 
 
 def webhook_mark_failed(*, webhook: WebhookEvent, error: str) -> WebhookEvent:
