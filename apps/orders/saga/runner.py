@@ -236,6 +236,8 @@ def _schedule_retry(order: Order, name: str, attempt: int, next_run) -> None:
 
 
 # --- Compensation -----------------------------------------------------------------------------
+# Started here rather than in compensation.py: it runs the undo steps through _run_step, and a
+# step failing for good (_step_failed) starts it, so the two belong to one module.
 
 
 def saga_compensate(*, order: Order, failed_step: str, error: str) -> Order:
