@@ -61,18 +61,15 @@ from apps.orders.models import (
     HardwareShipment,
     Order,
     OrderItem,
-    OrderStatus,
     Payment,
     Product,
     SagaStep,
     TaxRate,
 )
-from apps.orders.services import (
-    order_cancel,
-    order_item_fulfill,
-    payment_authorize,
-    shipment_process,
-)
+from apps.orders.models.order import OrderStatus
+from apps.orders.services.payments import payment_authorize
+from apps.orders.services.shipments import shipment_process
+from apps.orders.services.transitions import order_cancel, order_item_fulfill
 from apps.progress.models import (
     AlertStatus,
     JourneyStep,

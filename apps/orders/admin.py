@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
 from apps.orders.models import HardwareShipment, Order, OrderItem, Payment, Product, TaxRate
-from apps.orders.services import order_cancel, order_refund
+from apps.orders.services.transitions import order_cancel, order_refund
 
 ORDER_REASON_HELP = "The merchant is told; kept on the order and in its history."
 

@@ -12,8 +12,8 @@ logger = logging.getLogger(__name__)
 @handles_webhook("hardware", "shipment.status")
 def shipment_status_received(webhook) -> None:
     """The supplier's tracking for one shipment: applied once, stale or repeated reports
-    ignored (apps.orders.services.shipment_tracking_apply)."""
-    from apps.orders.services import shipment_tracking_apply
+    ignored (apps.orders.services.shipments.shipment_tracking_apply)."""
+    from apps.orders.services.shipments import shipment_tracking_apply
 
     data = webhook.payload.get("data") if isinstance(webhook.payload, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("shipment_ref"), str):
@@ -32,6 +32,6 @@ def shipment_status_received(webhook) -> None:
 def quote_sent_by_ae(event) -> None:
     """An AE's quote goes to the merchant by email, with the link to review and accept it
     (the event id is the idempotency key: a redelivery sends nothing new)."""
-    from apps.orders.services import order_quote_notify
+    from apps.orders.services.quotes import order_quote_notify
 
     order_quote_notify(order_id=event.aggregate_id, idempotency_key=str(event.pk))

@@ -8,16 +8,16 @@ from django.db.models import Prefetch, Q, QuerySet
 from apps.orders import pricing
 from apps.orders.models import (
     HardwareShipment,
-    ItemType,
     Order,
     OrderItem,
-    OrderStatus,
     Payment,
     Product,
     SagaStep,
-    ShipmentStatus,
     TaxRate,
 )
+from apps.orders.models.catalog import ItemType
+from apps.orders.models.order import OrderStatus
+from apps.orders.models.shipment import ShipmentStatus
 
 KYB_STEP = 3
 SOFTWARE_STEP = 4

@@ -20,9 +20,14 @@ from apps.core.permissions import role_required
 from apps.leads.models import Cohort
 from apps.merchants.access import merchant_required
 from apps.merchants.models import Merchant
-from apps.orders import pricing, saga, selectors, services
+from apps.orders import pricing, selectors
 from apps.orders.forms import CheckoutForm, QuoteForm
-from apps.orders.models import PAID_AND_LATER, Order, OrderStatus
+from apps.orders.models import Order
+from apps.orders.models.order import PAID_AND_LATER, OrderStatus
+from apps.orders.saga import steps as saga_steps
+from apps.orders.saga.compensation import WHAT_NEXT
+from apps.orders.services import quotes
+from apps.orders.services.checkout import BILLING_FIELDS, order_checkout
 
 QUOTE_TEMPLATE = "orders/quote.html"
 ORDER_TEMPLATE = "orders/order_detail.html"
@@ -36,7 +41,7 @@ QUOTE_SENT = "Quote {number} sent to {merchant}."
 PAID = "Payment received: thank you. Your accounts are being set up."
 ACCEPT_FIRST = "Accept the quote before paying."
 NOT_PAYABLE_NOW = "This order is not waiting for payment."
-REFUND_WHAT_NEXT = saga.WHAT_NEXT
+REFUND_WHAT_NEXT = WHAT_NEXT
 
 
 def kyb_url() -> str:
@@ -87,7 +92,7 @@ def _price(merchant, form):
     if not form.is_valid():
         return None, None
     try:
-        return services.quote_price(merchant=merchant, selection=form.selection()), None
+        return quotes.quote_price(merchant=merchant, selection=form.selection()), None
     except DomainError as exc:
         return None, exc.message
 
@@ -113,7 +118,7 @@ def _builder(request, merchant, *, created_by, action_url, preview_url, extra):
         quote, error = _price(merchant, form)
         if quote is not None and request.POST.get("action") == "save":
             try:
-                order = services.order_quote_create(
+                order = quotes.order_quote_create(
                     merchant=merchant,
                     selection=form.selection(),
                     actor=request.user,
@@ -154,7 +159,7 @@ def quote(request):
         return render(
             request,
             QUOTE_TEMPLATE,
-            {**context, "blocked": services.STEP_3_REQUIRED},
+            {**context, "blocked": quotes.STEP_3_REQUIRED},
             status=status,
         )
     result = _builder(
@@ -182,7 +187,7 @@ def quote_preview(request):
         response = render(
             request,
             f"{QUOTE_TEMPLATE}#quote_preview",
-            {"error": services.STEP_3_REQUIRED, "merchant": merchant},
+            {"error": quotes.STEP_3_REQUIRED, "merchant": merchant},
             status=409,
         )
         return _htmx_error(response, "#quote-preview")
@@ -207,8 +212,8 @@ def _order_context(order: Order) -> dict:
         "needs_kyb": selectors.order_needs_kyb(order),
         "kyb_url": kyb_url(),
         "polling": selectors.order_in_progress(order),
-        "saga_steps": [(saga.LABELS.get(step.name, step.name), step) for step in steps],
-        "compensated": any(step.name in saga.COMPENSATION for step in steps),
+        "saga_steps": [(saga_steps.LABELS.get(step.name, step.name), step) for step in steps],
+        "compensated": any(step.name in saga_steps.COMPENSATION for step in steps),
         "what_next": REFUND_WHAT_NEXT,
         "has_hardware": selectors.order_has_hardware(order),
         "latest_payment": next(iter(order.payments.all()), None),
@@ -226,12 +231,12 @@ def quote_accept(request, order_number):
     context = {
         **_order_context(order),
         "step_blocked": not selectors.quote_step_startable(merchant=request.merchant),
-        "step_message": services.STEP_3_REQUIRED,
+        "step_message": quotes.STEP_3_REQUIRED,
     }
     if request.method == "GET":
         return render(request, "orders/quote_accept.html", context)
     try:
-        services.order_accept(order=order, actor=request.user)
+        quotes.order_accept(order=order, actor=request.user)
     except DomainError as exc:
         context.update(_order_context(_owned_order(request, order_number)), error=exc.message)
         return render(request, "orders/quote_accept.html", context, status=exc.status_code)
@@ -242,7 +247,7 @@ def quote_accept(request, order_number):
 
 
 def _checkout_form(order: Order, data=None) -> CheckoutForm:
-    initial = {field: getattr(order, field) for field in services.BILLING_FIELDS}
+    initial = {field: getattr(order, field) for field in BILLING_FIELDS}
     initial["attempt"] = uuid.uuid4()
     return CheckoutForm(data, initial=initial, states=selectors.tax_state_choices())
 
@@ -269,7 +274,7 @@ def checkout(request, order_number):
         context = {**_order_context(order), "form": form}
         return render(request, "orders/checkout.html", context, status=422)
     try:
-        services.order_checkout(
+        order_checkout(
             order=order,
             address=form.address(),
             attempt=str(form.cleaned_data["attempt"]),

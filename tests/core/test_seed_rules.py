@@ -19,7 +19,8 @@ from apps.core.seeding.reference import (
     task_exists,
 )
 from apps.leads.models import Cohort
-from apps.orders.models import ItemType, Product, TaxRate
+from apps.orders.models import Product, TaxRate
+from apps.orders.models.catalog import ItemType
 from apps.progress.models import JourneyStep, StallPolicy
 from apps.routing.models import CohortRule, RoutingQueue
 

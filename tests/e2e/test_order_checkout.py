@@ -9,7 +9,9 @@ from playwright.sync_api import expect
 
 from apps.core.seeding.reference import products_seed, tax_rates_seed
 from apps.leads.models import Cohort
-from apps.orders.models import Order, OrderStatus, ShipmentStatus
+from apps.orders.models import Order
+from apps.orders.models.order import OrderStatus
+from apps.orders.models.shipment import ShipmentStatus
 from apps.orders.pricing import NO_HARDWARE_CHOSEN
 from tests.merchants.factories import MerchantFactory, MerchantLocationFactory
 from tests.orders.helpers import journey_until, kyb_approve, ledger

@@ -19,7 +19,8 @@ from apps.merchants.selectors_setup import (
     hardware_setup_available,
 )
 from apps.merchants.views.setup import HARDWARE_DONE, LIVE, NO_HARDWARE_DONE
-from apps.orders.models import OrderStatus, ShipmentStatus
+from apps.orders.models.order import OrderStatus
+from apps.orders.models.shipment import ShipmentStatus
 from apps.progress.models import StepStatus
 from tests.accounts.factories import AeUserFactory, ComplianceUserFactory, IcUserFactory
 from tests.merchants.factories import DataImportFactory, merchant_at_setup

@@ -4,17 +4,15 @@ import factory
 from factory.django import DjangoModelFactory
 
 from apps.orders.models import (
-    BillingPeriod,
     HardwareShipment,
-    ItemType,
     Order,
     OrderItem,
     Payment,
-    PricingUnit,
     Product,
     SagaStep,
     TaxRate,
 )
+from apps.orders.models.catalog import BillingPeriod, ItemType, PricingUnit
 from tests.merchants.factories import MerchantFactory
 
 US_STATES = ["CA", "NY", "TX", "WA", "IL", "FL", "MA", "CO", "GA", "OR"]

@@ -6,7 +6,8 @@ import uuid
 from apps.integrations.models import SandboxLedgerEntry
 from apps.merchants.models import CheckStatus
 from apps.merchants.services import merchant_kyb_decide, merchant_kyb_submit
-from apps.orders import pricing, services
+from apps.orders import pricing
+from apps.orders.services import checkout, quotes
 from apps.progress.models import MerchantStepProgress
 from apps.progress.services import merchant_progress_create, step_complete, step_start
 
@@ -47,19 +48,19 @@ def selection_for(merchant, *, tier="SW-CORE", hardware=None, choice=None, **ext
 
 
 def quote_for(merchant, **selection):
-    return services.order_quote_create(
+    return quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant, **selection), actor=merchant.user
     )
 
 
 def accepted_quote(merchant, **selection):
     order = quote_for(merchant, **selection)
-    services.order_accept(order=order, actor=merchant.user)
+    quotes.order_accept(order=order, actor=merchant.user)
     return order
 
 
 def pay(order, *, attempt=None):
-    return services.order_pay(
+    return checkout.order_pay(
         order=order, attempt=attempt or str(uuid.uuid4()), actor=order.merchant.user
     )
 

@@ -12,7 +12,7 @@ from apps.merchants.services import (
     X_SERIES_BEFORE_KYB,
     merchant_external_ids_set,
 )
-from apps.orders.models import ShipmentStatus
+from apps.orders.models.shipment import ShipmentStatus
 from apps.progress.models import AlertStatus, AlertType, StallAlert
 from apps.progress.services import alert_raise_delivery_failed, alert_resolve
 from apps.routing.models import QueueAssignment

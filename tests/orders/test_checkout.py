@@ -15,15 +15,11 @@ from apps.core.fsm import save_tracked
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.providers.sandbox import sandbox_fail
 from apps.leads.models import LeadStatus
-from apps.orders import services
-from apps.orders.models import (
-    ItemType,
-    OrderPaymentStatus,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    PricingUnit,
-)
+from apps.orders.models import Payment
+from apps.orders.models.catalog import ItemType, PricingUnit
+from apps.orders.models.order import OrderPaymentStatus, OrderStatus
+from apps.orders.models.payment import PaymentStatus
+from apps.orders.services import checkout
 from apps.progress.models import MerchantStepProgress, StepStatus
 from tests.orders.factories import ProductFactory
 from tests.orders.helpers import accepted_quote, ledger, pay
@@ -104,7 +100,7 @@ def test_the_saga_starts_only_after_the_charge_commits(
     order, django_capture_on_commit_callbacks, monkeypatch
 ):
     started = []
-    monkeypatch.setattr("apps.orders.saga.saga_enqueue", lambda **kw: started.append(kw))
+    monkeypatch.setattr("apps.orders.saga.runner.saga_enqueue", lambda **kw: started.append(kw))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         pay(order)
@@ -135,7 +131,7 @@ def test_a_new_attempt_on_a_paid_order_is_refused(order):
     with pytest.raises(TransitionRefused) as refusal:
         pay(order)
 
-    assert refusal.value.message == services.ALREADY_PAID
+    assert refusal.value.message == checkout.ALREADY_PAID
     assert ledger("billing", "capture") == 1
 
 
@@ -148,7 +144,7 @@ def test_an_attempt_still_running_elsewhere_blocks_a_second_one(order, merchant)
     with pytest.raises(TransitionRefused) as refusal:
         pay(order)
 
-    assert refusal.value.message == services.PAYMENT_IN_PROGRESS
+    assert refusal.value.message == checkout.PAYMENT_IN_PROGRESS
     assert ledger("billing", "authorize") == 0
 
 
@@ -162,13 +158,13 @@ def test_an_attempt_abandoned_by_a_crashed_request_is_resumed_not_repeated(order
     def crash(**kwargs):
         raise RequestCrash("the web process died after the capture")
 
-    monkeypatch.setattr(services, "_payment_finalize", crash)
+    monkeypatch.setattr(checkout, "_payment_finalize", crash)
     with pytest.raises(RequestCrash):
         pay(order, attempt=attempt)
     monkeypatch.undo()
     payment = Payment.objects.get(order=order)
     assert payment.status == PaymentStatus.AUTHORIZED
-    monkeypatch.setattr(services, "PAYMENT_IN_FLIGHT", timedelta(0))  # it is stale now
+    monkeypatch.setattr(checkout, "PAYMENT_IN_FLIGHT", timedelta(0))  # it is stale now
 
     resumed = pay(order)  # the merchant presses Pay again
 
@@ -182,15 +178,15 @@ def test_an_attempt_abandoned_by_a_crashed_request_is_resumed_not_repeated(order
 
 
 def test_a_declined_card_charges_nothing_and_leaves_the_order_payable(declined_order):
-    with pytest.raises(services.PaymentDeclined) as refusal:
+    with pytest.raises(checkout.PaymentDeclined) as refusal:
         pay(declined_order)
 
-    assert refusal.value.message == services.CARD_DECLINED
+    assert refusal.value.message == checkout.CARD_DECLINED
     assert refusal.value.status_code == 402
     payment = Payment.objects.get(order=declined_order)
     assert (payment.status, payment.failure_reason) == (
         PaymentStatus.FAILED,
-        services.CARD_DECLINED,
+        checkout.CARD_DECLINED,
     )
     order = refreshed(declined_order)
     assert order.status == OrderStatus.PAYMENT_PENDING
@@ -200,23 +196,23 @@ def test_a_declined_card_charges_nothing_and_leaves_the_order_payable(declined_o
 
 def test_replaying_a_declined_attempt_says_so_again_and_calls_nobody(declined_order):
     attempt = str(uuid.uuid4())
-    with pytest.raises(services.PaymentDeclined):
+    with pytest.raises(checkout.PaymentDeclined):
         pay(declined_order, attempt=attempt)
 
-    with pytest.raises(services.PaymentDeclined) as again:
+    with pytest.raises(checkout.PaymentDeclined) as again:
         pay(declined_order, attempt=attempt)
 
-    assert again.value.message == services.CARD_DECLINED
+    assert again.value.message == checkout.CARD_DECLINED
     assert Payment.objects.filter(order=declined_order).count() == 1
 
 
 def test_after_a_decline_a_new_attempt_with_a_new_total_succeeds(declined_order):
-    with pytest.raises(services.PaymentDeclined):
+    with pytest.raises(checkout.PaymentDeclined):
         pay(declined_order)
-    address = {field: getattr(declined_order, field) for field in services.BILLING_FIELDS}
+    address = {field: getattr(declined_order, field) for field in checkout.BILLING_FIELDS}
 
     with pytest.raises(TransitionRefused) as changed:  # Oregon has no sales tax
-        services.order_checkout(
+        checkout.order_checkout(
             order=declined_order,
             address={**address, "billing_state": "OR"},
             attempt=str(uuid.uuid4()),
@@ -237,9 +233,9 @@ def test_after_a_decline_a_new_attempt_with_a_new_total_succeeds(declined_order)
 
 def test_a_refused_payment_can_be_retried_with_a_new_attempt(order):
     sandbox_fail("billing", "authorize", times=1, kind="permanent", message="Card expired.")
-    with pytest.raises(services.PaymentDeclined) as refusal:
+    with pytest.raises(checkout.PaymentDeclined) as refusal:
         pay(order)
-    assert refusal.value.message == services.PAYMENT_REFUSED.format(detail="Card expired")
+    assert refusal.value.message == checkout.PAYMENT_REFUSED.format(detail="Card expired")
 
     payment = pay(order)
 
@@ -251,10 +247,10 @@ def test_a_refused_payment_can_be_retried_with_a_new_attempt(order):
 def test_a_billing_outage_says_nothing_was_charged_and_the_order_stays_payable(order):
     sandbox_fail("billing", "authorize", times=1)
 
-    with pytest.raises(services.PaymentUnavailable) as refusal:
+    with pytest.raises(checkout.PaymentUnavailable) as refusal:
         pay(order)
 
-    assert refusal.value.message == services.BILLING_UNAVAILABLE
+    assert refusal.value.message == checkout.BILLING_UNAVAILABLE
     assert refusal.value.status_code == 503
     assert refreshed(order).status == OrderStatus.PAYMENT_PENDING
     assert ledger("billing", "authorize") == 0
@@ -290,7 +286,7 @@ def checkout_url(order):
 
 
 def form_data(order, **changes):
-    data = {field: getattr(order, field) for field in services.BILLING_FIELDS}
+    data = {field: getattr(order, field) for field in checkout.BILLING_FIELDS}
     data["attempt"] = str(uuid.uuid4())
     return {**data, **changes}
 
@@ -326,7 +322,7 @@ def test_a_declined_card_on_the_page_says_so_and_offers_a_new_attempt(
     response = client.post(checkout_url(declined_order), data)
 
     assert response.status_code == 402
-    assert services.CARD_DECLINED in response.text
+    assert checkout.CARD_DECLINED in response.text
     assert 'role="alert"' in response.text
     assert data["attempt"] not in response.text  # the next press of Pay is a new attempt
     assert refreshed(declined_order).status == OrderStatus.PAYMENT_PENDING

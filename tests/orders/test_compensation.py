@@ -9,17 +9,15 @@ from django.urls import reverse
 
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.providers.sandbox import sandbox_fail
-from apps.orders import saga, tasks
-from apps.orders.models import (
-    ItemFulfillmentStatus,
-    ItemType,
-    OrderPaymentStatus,
-    OrderStatus,
-    PaymentStatus,
-    SagaStep,
-    SagaStepStatus,
-    ShipmentStatus,
-)
+from apps.orders import tasks
+from apps.orders.models import SagaStep
+from apps.orders.models.catalog import ItemType
+from apps.orders.models.order import ItemFulfillmentStatus, OrderPaymentStatus, OrderStatus
+from apps.orders.models.payment import PaymentStatus
+from apps.orders.models.saga_step import SagaStepStatus
+from apps.orders.models.shipment import ShipmentStatus
+from apps.orders.saga import compensation, runner
+from apps.orders.saga import steps as saga_steps
 from tests.orders.helpers import HARDWARE_SET, accepted_quote, ledger, pay
 
 pytestmark = pytest.mark.django_db
@@ -77,11 +75,14 @@ def test_an_x_series_failure_refunds_cancels_the_hardware_and_tells_the_merchant
     assert refunds[0].to == [order.merchant.user.email]
     # What the saga recorded.
     recorded = steps(order)
-    assert recorded[saga.X_SERIES] == SagaStepStatus.FAILED
-    assert recorded[saga.PAYMENTS_ACCOUNT] in (SagaStepStatus.DONE, SagaStepStatus.COMPENSATED)
-    assert recorded[saga.CHARGE] == SagaStepStatus.COMPENSATED
-    assert recorded[saga.HARDWARE] == SagaStepStatus.COMPENSATED
-    assert all(recorded[name] == SagaStepStatus.DONE for name in saga.COMPENSATION)
+    assert recorded[saga_steps.X_SERIES] == SagaStepStatus.FAILED
+    assert recorded[saga_steps.PAYMENTS_ACCOUNT] in (
+        SagaStepStatus.DONE,
+        SagaStepStatus.COMPENSATED,
+    )
+    assert recorded[saga_steps.CHARGE] == SagaStepStatus.COMPENSATED
+    assert recorded[saga_steps.HARDWARE] == SagaStepStatus.COMPENSATED
+    assert all(recorded[name] == SagaStepStatus.DONE for name in saga_steps.COMPENSATION)
     assert {"workflow.failed", "workflow.compensation_triggered"} <= event_types(order)
     assert "workflow.completed" not in event_types(order)
     assert ledger("email", "send") == 1  # the refund notice, no confirmation
@@ -94,15 +95,15 @@ def test_provisioning_retries_used_up_compensate_like_a_permanent_failure(
 
     order = run_saga(order, django_capture_on_commit_callbacks)
     assert order.status == OrderStatus.PAID  # first failure: a retry is scheduled
-    for _ in range(saga.MAX_ATTEMPTS - 1):  # the scheduled retries run and fail too
+    for _ in range(runner.MAX_ATTEMPTS - 1):  # the scheduled retries run and fail too
         with django_capture_on_commit_callbacks(execute=True):
-            tasks.saga_step_run(str(order.pk), saga.PAYMENTS_ACCOUNT)
+            tasks.saga_step_run(str(order.pk), saga_steps.PAYMENTS_ACCOUNT)
 
     order.refresh_from_db()
-    step = SagaStep.objects.get(order=order, name=saga.PAYMENTS_ACCOUNT)
+    step = SagaStep.objects.get(order=order, name=saga_steps.PAYMENTS_ACCOUNT)
     assert (step.status, step.attempts, step.next_retry_at) == (
         SagaStepStatus.FAILED,
-        saga.MAX_ATTEMPTS,
+        runner.MAX_ATTEMPTS,
         None,
     )
     assert order.status == OrderStatus.REFUNDED
@@ -116,9 +117,9 @@ def test_compensation_runs_once_however_often_it_is_triggered(
     sandbox_fail("x_series", "create_account", times=1, kind="permanent")
     order = run_saga(order, django_capture_on_commit_callbacks)
 
-    saga.saga_compensate(order=order, failed_step=saga.X_SERIES, error="again")
+    runner.saga_compensate(order=order, failed_step=saga_steps.X_SERIES, error="again")
     tasks.saga_start(str(order.pk))
-    for name in saga.COMPENSATION:
+    for name in saga_steps.COMPENSATION:
         tasks.saga_step_run(str(order.pk), name)
 
     assert ledger("billing", "refund") == 1
@@ -140,14 +141,14 @@ def test_undoing_a_purchase_after_the_hardware_order_cancels_it_and_its_shipment
     shipment = order.shipments.get()
     assert shipment.shipment_status == ShipmentStatus.PENDING
 
-    saga.saga_compensate(order=order, failed_step=saga.HARDWARE, error="Out of stock")
+    runner.saga_compensate(order=order, failed_step=saga_steps.HARDWARE, error="Out of stock")
 
     order.refresh_from_db()
     shipment.refresh_from_db()
     assert ledger("hardware", "cancel_order") == 1
     assert shipment.shipment_status == ShipmentStatus.CANCELLED
     assert order.status == OrderStatus.REFUNDED
-    assert steps(order)[saga.HARDWARE] == SagaStepStatus.COMPENSATED
+    assert steps(order)[saga_steps.HARDWARE] == SagaStepStatus.COMPENSATED
 
 
 def test_a_refund_that_fails_is_retried_and_refunds_once(order, django_capture_on_commit_callbacks):
@@ -155,15 +156,15 @@ def test_a_refund_that_fails_is_retried_and_refunds_once(order, django_capture_o
     sandbox_fail("billing", "refund", times=1)
 
     order = run_saga(order, django_capture_on_commit_callbacks)
-    assert steps(order)[saga.REFUND] == SagaStepStatus.FAILED
+    assert steps(order)[saga_steps.REFUND] == SagaStepStatus.FAILED
     assert order.status == OrderStatus.PAID
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.saga_step_run(str(order.pk), saga.REFUND)  # the scheduled retry
+        tasks.saga_step_run(str(order.pk), saga_steps.REFUND)  # the scheduled retry
 
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
     assert ledger("billing", "refund") == 1
-    assert steps(order)[saga.NOTIFY] == SagaStepStatus.DONE
+    assert steps(order)[saga_steps.NOTIFY] == SagaStepStatus.DONE
 
 
 def test_the_order_page_says_what_happened_and_what_next(
@@ -178,5 +179,5 @@ def test_the_order_page_says_what_happened_and_what_next(
     assert "What happened:" in page
     assert "Region closed" in page
     assert "What next:" in page
-    assert saga.WHAT_NEXT in page
+    assert compensation.WHAT_NEXT in page
     assert "Refunded" in page

@@ -10,8 +10,9 @@ from django_fsm import can_proceed
 from apps.core.errors import TransitionRefused
 from apps.core.fsm import unmet_conditions
 from apps.merchants.models import CheckStatus
-from apps.orders import services
-from apps.orders.models import Order, OrderStatus, Payment
+from apps.orders.models import Order, Payment
+from apps.orders.models.order import OrderStatus
+from apps.orders.services import quotes, transitions
 from apps.orders.views import kyb_url
 from tests.orders.helpers import HARDWARE_SET, pay, quote_for
 
@@ -31,7 +32,9 @@ def held_order(make_merchant):
 
 def test_the_fsm_guard_holds_an_order_with_hardware_before_kyb_approval(held_order):
     assert not can_proceed(held_order.request_payment)
-    assert unmet_conditions(held_order, "request_payment") == [services.KYB_REQUIRED_FOR_HARDWARE]
+    assert unmet_conditions(held_order, "request_payment") == [
+        transitions.KYB_REQUIRED_FOR_HARDWARE
+    ]
 
 
 def test_the_fsm_guard_lets_a_software_only_order_through(make_merchant):
@@ -53,10 +56,10 @@ def test_the_service_refuses_with_the_domains_message_and_writes_nothing(held_or
     history = held_order.history.count()
 
     with pytest.raises(TransitionRefused) as refusal:
-        services.order_request_payment(order=held_order, actor=held_order.merchant.user)
+        transitions.order_request_payment(order=held_order, actor=held_order.merchant.user)
 
     assert refusal.value.code == "kyb_required"  # the service's own check, not the guard's
-    assert refusal.value.message == services.KYB_REQUIRED_FOR_HARDWARE
+    assert refusal.value.message == transitions.KYB_REQUIRED_FOR_HARDWARE
     held_order.refresh_from_db()
     assert held_order.status == OrderStatus.QUOTE_GENERATED
     assert held_order.history.count() == history
@@ -64,7 +67,7 @@ def test_the_service_refuses_with_the_domains_message_and_writes_nothing(held_or
 
 def test_accepting_a_held_quote_is_refused(held_order):
     with pytest.raises(TransitionRefused, match="KYB"):
-        services.order_accept(order=held_order, actor=held_order.merchant.user)
+        quotes.order_accept(order=held_order, actor=held_order.merchant.user)
 
 
 def test_paying_is_refused_for_an_order_the_gate_holds(held_order):
@@ -80,7 +83,7 @@ def test_once_kyb_is_approved_the_held_quote_goes_to_payment(held_order):
     merchant_kyb_decide(merchant=merchant, decision=CheckStatus.APPROVED, provider="sandbox")
     order = Order.objects.get(pk=held_order.pk)
 
-    services.order_accept(order=order, actor=merchant.user)
+    quotes.order_accept(order=order, actor=merchant.user)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAYMENT_PENDING
@@ -126,7 +129,7 @@ def test_the_database_lets_hardware_through_after_kyb_approval(make_merchant):
 
 
 def test_the_database_lets_a_held_order_be_cancelled(held_order):
-    services.order_cancel(order=held_order, actor=None, reason="changed my mind")
+    transitions.order_cancel(order=held_order, actor=None, reason="changed my mind")
 
     held_order.refresh_from_db()
     assert held_order.status == OrderStatus.CANCELLED
@@ -151,6 +154,6 @@ def test_accepting_a_held_quote_on_the_page_is_a_409_with_the_message(client, he
     response = client.post(reverse("orders:quote_accept", args=[held_order.order_number]))
 
     assert response.status_code == 409
-    assert services.KYB_REQUIRED_FOR_HARDWARE in response.text
+    assert transitions.KYB_REQUIRED_FOR_HARDWARE in response.text
     held_order.refresh_from_db()
     assert held_order.status == OrderStatus.QUOTE_GENERATED

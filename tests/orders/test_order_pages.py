@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.leads.models import Cohort
-from apps.orders import services
-from apps.orders.models import Order, OrderStatus
+from apps.orders.models import Order
+from apps.orders.models.order import OrderStatus
+from apps.orders.services import quotes
 from apps.orders.views import AE_BUILDS_QUOTES, kyb_url
 from apps.progress.models import MerchantStepProgress, StepStatus
 from tests.accounts.factories import AeUserFactory
@@ -71,7 +72,7 @@ def test_before_kyb_the_builder_explains_and_links_to_the_kyb_step(make_merchant
 
     page = client.get(QUOTE).text
 
-    assert services.STEP_3_REQUIRED in page
+    assert quotes.STEP_3_REQUIRED in page
     assert f'href="{kyb_url()}"' in page
     assert 'name="tier"' not in page
 
@@ -103,7 +104,7 @@ def test_an_assisted_merchant_finds_the_aes_quote_to_review(make_merchant, clien
     ae = AeUserFactory(first_name="Maria", last_name="Lopez")
     from tests.orders.helpers import selection_for
 
-    order = services.order_quote_create(
+    order = quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
     )
     client.force_login(merchant.user)

@@ -4,16 +4,16 @@ from apps.core.errors import DomainError, TransitionRefused
 from apps.leads.models import LeadStatus
 from apps.leads.services import lead_qualify
 from apps.merchants.models import CheckStatus
-from apps.orders import services
-from apps.orders.models import (
+from apps.orders.models import Order
+from apps.orders.models.order import (
     FulfillmentStatus,
     ItemFulfillmentStatus,
-    Order,
     OrderPaymentStatus,
     OrderStatus,
-    PaymentStatus,
-    ShipmentStatus,
 )
+from apps.orders.models.payment import PaymentStatus
+from apps.orders.models.shipment import ShipmentStatus
+from apps.orders.services import payments, shipments, transitions
 from tests.fsm_matrix import Case, allowed, check_allowed, check_refused, refused
 from tests.orders.factories import (
     HardwareShipmentFactory,
@@ -105,49 +105,49 @@ CASES = [
         "generate_quote",
         [O.DRAFT],
         O.QUOTE_GENERATED,
-        lambda o: services.order_generate_quote(order=o, actor=None),
+        lambda o: transitions.order_generate_quote(order=o, actor=None),
         "order.quote_generated",
     ),
     _order_case(
         "request_payment",
         [O.QUOTE_GENERATED],
         O.PAYMENT_PENDING,
-        lambda o: services.order_request_payment(order=o, actor=None),
+        lambda o: transitions.order_request_payment(order=o, actor=None),
         "order.payment_requested",
     ),
     _order_case(
         "mark_paid",
         [O.PAYMENT_PENDING],
         O.PAID,
-        lambda o: services.order_mark_paid(order=o, reference="ch_1"),
+        lambda o: transitions.order_mark_paid(order=o, reference="ch_1"),
         "order.paid",
     ),
     _order_case(
         "mark_hardware_ordered",
         [O.PAID],
         O.HARDWARE_ORDERED,
-        lambda o: services.order_mark_hardware_ordered(order=o),
+        lambda o: transitions.order_mark_hardware_ordered(order=o),
         "order.hardware_ordered",
     ),
     _order_case(
         "mark_shipped",
         [O.HARDWARE_ORDERED],
         O.SHIPPED,
-        lambda o: services.order_mark_shipped(order=o),
+        lambda o: transitions.order_mark_shipped(order=o),
         "order.shipped",
     ),
     _order_case(
         "mark_delivered",
         [O.SHIPPED],
         O.DELIVERED,
-        lambda o: services.order_mark_delivered(order=o),
+        lambda o: transitions.order_mark_delivered(order=o),
         "order.delivered",
     ),
     _order_case(
         "activate",
         [O.DELIVERED],
         O.ACTIVATED,
-        lambda o: services.order_activate(order=o),
+        lambda o: transitions.order_activate(order=o),
         "order.activated",
     ),
     # A software-only order never reaches "delivered": it activates straight from paid.
@@ -155,7 +155,7 @@ CASES = [
         "activate_software_only",
         [O.PAID],
         O.ACTIVATED,
-        lambda o: services.order_activate(order=o),
+        lambda o: transitions.order_activate(order=o),
         "order.activated",
         hardware=False,
         not_refused=[O.DELIVERED],
@@ -164,85 +164,85 @@ CASES = [
         "cancel",
         [O.DRAFT, O.QUOTE_GENERATED, O.PAYMENT_PENDING],
         O.CANCELLED,
-        lambda o: services.order_cancel(order=o, actor=None, reason="Changed mind"),
+        lambda o: transitions.order_cancel(order=o, actor=None, reason="Changed mind"),
         "order.cancelled",
     ),
     _order_case(
         "refund",
         PAID_AND_LATER,
         O.REFUNDED,
-        lambda o: services.order_refund(order=o, actor=None, reason="Provisioning failed"),
+        lambda o: transitions.order_refund(order=o, actor=None, reason="Provisioning failed"),
         "order.refunded",
     ),
     _payment_case(
         "authorize",
         [P.PENDING],
         P.AUTHORIZED,
-        lambda p: services.payment_authorize(payment=p, reference="auth_1"),
+        lambda p: payments.payment_authorize(payment=p, reference="auth_1"),
         "payment_authorize",
     ),
     _payment_case(
         "capture",
         [P.AUTHORIZED],
         P.CAPTURED,
-        lambda p: services.payment_capture(payment=p),
+        lambda p: payments.payment_capture(payment=p),
         "payment_capture",
     ),
     _payment_case(
         "fail",
         [P.PENDING, P.AUTHORIZED],
         P.FAILED,
-        lambda p: services.payment_fail(payment=p, reason="Card declined"),
+        lambda p: payments.payment_fail(payment=p, reason="Card declined"),
         "payment_fail: Card declined",
     ),
     _payment_case(
         "refund",
         [P.CAPTURED],
         P.REFUNDED,
-        lambda p: services.payment_refund(payment=p, reference="re_1"),
+        lambda p: payments.payment_refund(payment=p, reference="re_1"),
         "payment_refund",
     ),
     _shipment_case(
-        "process", [SH.PENDING], SH.PROCESSING, lambda s: services.shipment_process(shipment=s)
+        "process", [SH.PENDING], SH.PROCESSING, lambda s: shipments.shipment_process(shipment=s)
     ),
     _shipment_case(
         "ship",
         [SH.PROCESSING],
         SH.SHIPPED,
-        lambda s: services.shipment_ship(shipment=s, tracking_number="1Z999", carrier="UPS"),
+        lambda s: shipments.shipment_ship(shipment=s, tracking_number="1Z999", carrier="UPS"),
     ),
     _shipment_case(
         "mark_in_transit",
         [SH.SHIPPED, SH.FAILED_DELIVERY],
         SH.IN_TRANSIT,
-        lambda s: services.shipment_mark_in_transit(shipment=s),
+        lambda s: shipments.shipment_mark_in_transit(shipment=s),
     ),
     _shipment_case(
         "deliver",
         [SH.SHIPPED, SH.IN_TRANSIT],
         SH.DELIVERED,
-        lambda s: services.shipment_deliver(shipment=s),
+        lambda s: shipments.shipment_deliver(shipment=s),
     ),
     _shipment_case(
         "fail_delivery",
         [SH.SHIPPED, SH.IN_TRANSIT],
         SH.FAILED_DELIVERY,
-        lambda s: services.shipment_fail_delivery(shipment=s, reason="Nobody home"),
+        lambda s: shipments.shipment_fail_delivery(shipment=s, reason="Nobody home"),
     ),
     _shipment_case(
         "mark_returned",
         [SH.FAILED_DELIVERY, SH.DELIVERED],
         SH.RETURNED,
-        lambda s: services.shipment_mark_returned(shipment=s),
+        lambda s: shipments.shipment_mark_returned(shipment=s),
     ),
     _shipment_case(
         "cancel",
         [SH.PENDING, SH.PROCESSING],
         SH.CANCELLED,
-        lambda s: services.shipment_cancel(shipment=s),
+        lambda s: shipments.shipment_cancel(shipment=s),
     ),
-    _item_case("fulfill", lambda i: services.order_item_fulfill(item=i)),
-    _item_case("cancel", lambda i: services.order_item_cancel(item=i)),
+    _item_case("fulfill", lambda i: transitions.order_item_fulfill(item=i)),
+    _item_case("cancel", lambda i: transitions.order_item_cancel(item=i)),
 ]
 
 
@@ -274,28 +274,28 @@ def _quoted(kyb_status, *, hardware=True):
 def test_an_order_with_hardware_cannot_go_to_payment_before_kyb_approval(kyb_status):
     order = _quoted(kyb_status)
     with pytest.raises(TransitionRefused, match=r"KYB\) must be approved"):
-        services.order_request_payment(order=order, actor=None)
+        transitions.order_request_payment(order=order, actor=None)
     assert Order.objects.get(pk=order.pk).status == O.QUOTE_GENERATED
 
 
 def test_a_software_only_order_goes_to_payment_before_kyb_approval():
     order = _quoted(CheckStatus.PENDING, hardware=False)
-    services.order_request_payment(order=order, actor=None)
+    transitions.order_request_payment(order=order, actor=None)
     assert Order.objects.get(pk=order.pk).status == O.PAYMENT_PENDING
 
 
 def test_a_quote_needs_at_least_one_item():
     order = OrderFactory()
     with pytest.raises(TransitionRefused, match="at least one item"):
-        services.order_generate_quote(order=order, actor=None)
+        transitions.order_generate_quote(order=order, actor=None)
 
 
 def test_the_first_paid_order_converts_a_qualified_lead():
     order = _quoted(CheckStatus.APPROVED)
     lead = order.merchant.lead
     lead_qualify(lead=lead)
-    services.order_request_payment(order=order, actor=None)
-    services.order_mark_paid(order=order, reference="ch_1")
+    transitions.order_request_payment(order=order, actor=None)
+    transitions.order_mark_paid(order=order, reference="ch_1")
     lead.refresh_from_db()
     order.refresh_from_db()
     assert lead.status == LeadStatus.CONVERTED
@@ -305,17 +305,17 @@ def test_the_first_paid_order_converts_a_qualified_lead():
 
 def test_payment_status_is_mirrored_on_the_order():
     payment = PaymentFactory()
-    services.payment_authorize(payment=payment, reference="auth_1")
+    payments.payment_authorize(payment=payment, reference="auth_1")
     assert Order.objects.get(pk=payment.order_id).payment_status == OrderPaymentStatus.AUTHORIZED
-    services.payment_fail(payment=payment, reason="Insufficient funds")
+    payments.payment_fail(payment=payment, reason="Insufficient funds")
     assert Order.objects.get(pk=payment.order_id).payment_status == OrderPaymentStatus.FAILED
 
 
 def test_cancelling_needs_a_reason_and_cancels_fulfilment():
     order = OrderFactory()
-    with pytest.raises(DomainError, match=services.REASON_REQUIRED):
-        services.order_cancel(order=order, actor=None, reason="")
-    services.order_cancel(order=order, actor=None, reason="Duplicate")
+    with pytest.raises(DomainError, match=transitions.REASON_REQUIRED):
+        transitions.order_cancel(order=order, actor=None, reason="")
+    transitions.order_cancel(order=order, actor=None, reason="Duplicate")
     order.refresh_from_db()
     assert (order.status, order.fulfillment_status) == (O.CANCELLED, FulfillmentStatus.CANCELLED)
     assert order.status_reason == "Duplicate"

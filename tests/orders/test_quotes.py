@@ -11,8 +11,11 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.leads.models import Cohort
-from apps.orders import pricing, services
-from apps.orders.models import ItemType, Order, OrderStatus
+from apps.orders import pricing
+from apps.orders.models import Order
+from apps.orders.models.catalog import ItemType
+from apps.orders.models.order import OrderStatus
+from apps.orders.services import quotes
 from apps.progress.models import MerchantStepProgress, StepStatus
 from tests.accounts.factories import AeUserFactory, IcUserFactory
 from tests.orders.factories import OrderFactory
@@ -65,7 +68,7 @@ def test_a_state_without_a_seeded_rate_is_refused_with_a_message(make_merchant):
     with pytest.raises(DomainError) as refusal:
         quote_for(merchant)
 
-    assert refusal.value.message == services.NO_TAX_RATE.format(state="ZZ")
+    assert refusal.value.message == quotes.NO_TAX_RATE.format(state="ZZ")
     assert not Order.objects.filter(merchant=merchant).exists()
 
 
@@ -76,7 +79,7 @@ def test_hardware_for_a_place_that_is_not_the_merchants_is_refused(make_merchant
     )
 
     with pytest.raises(DomainError, match="one of the business's locations"):
-        services.order_quote_create(merchant=merchant, selection=selection, actor=merchant.user)
+        quotes.order_quote_create(merchant=merchant, selection=selection, actor=merchant.user)
 
 
 def test_without_a_location_hardware_ships_to_the_registered_address(make_merchant):
@@ -108,8 +111,8 @@ def test_a_number_taken_meanwhile_is_skipped_not_reused(make_merchant, monkeypat
     year = timezone.localdate().year
     OrderFactory(order_number=f"ORD-{year}-000041")
     taken = iter([f"ORD-{year}-000041"])
-    real = services.order_number_next
-    monkeypatch.setattr(services, "order_number_next", lambda **kw: next(taken, None) or real(**kw))
+    real = quotes.order_number_next
+    monkeypatch.setattr(quotes, "order_number_next", lambda **kw: next(taken, None) or real(**kw))
 
     order = quote_for(merchant)
 
@@ -149,7 +152,7 @@ def test_a_quote_cannot_be_built_before_kyb_step_3_is_done(make_merchant):
     with pytest.raises(TransitionRefused) as refusal:
         quote_for(merchant)
 
-    assert refusal.value.message == services.STEP_3_REQUIRED
+    assert refusal.value.message == quotes.STEP_3_REQUIRED
     assert not Order.objects.filter(merchant=merchant).exists()
     assert step(merchant, 4) == StepStatus.PENDING
 
@@ -172,7 +175,7 @@ def test_an_ae_builds_a_managed_merchants_quote_with_the_paid_ic_setup(make_merc
     merchant = make_merchant(cohort=Cohort.MANAGED)
     ae = AeUserFactory()
 
-    order = services.order_quote_create(
+    order = quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
     )
 
@@ -187,7 +190,7 @@ def test_an_assisted_merchants_quote_has_no_ic_setup(make_merchant):
     merchant = make_merchant(cohort=Cohort.ASSISTED)
     ae = AeUserFactory()
 
-    order = services.order_quote_create(
+    order = quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
     )
 
@@ -197,12 +200,12 @@ def test_an_assisted_merchants_quote_has_no_ic_setup(make_merchant):
 def test_an_ae_quote_leaves_the_steps_to_the_merchants_acceptance(make_merchant):
     merchant = make_merchant(cohort=Cohort.ASSISTED)
     ae = AeUserFactory()
-    order = services.order_quote_create(
+    order = quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
     )
     assert step(merchant, 4) != StepStatus.COMPLETED
 
-    services.order_accept(order=order, actor=merchant.user)
+    quotes.order_accept(order=order, actor=merchant.user)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAYMENT_PENDING
@@ -216,7 +219,7 @@ def test_the_merchant_is_emailed_when_an_ae_sends_a_quote(
     ae = AeUserFactory()
 
     with django_capture_on_commit_callbacks(execute=True):
-        order = services.order_quote_create(
+        order = quotes.order_quote_create(
             merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
         )
 
@@ -242,7 +245,7 @@ def test_only_a_user_allowed_to_add_orders_builds_on_a_merchants_behalf(make_mer
     ic = IcUserFactory()
 
     with pytest.raises(ActionForbidden):
-        services.order_quote_create(
+        quotes.order_quote_create(
             merchant=merchant, selection=selection_for(merchant), actor=ic, created_by=ic
         )
 
@@ -252,14 +255,14 @@ def test_only_a_user_allowed_to_add_orders_builds_on_a_merchants_behalf(make_mer
 def test_accepting_needs_the_kyb_step_done(make_merchant):
     merchant = make_merchant(cohort=Cohort.ASSISTED, kyb="submitted", journey=2)
     ae = AeUserFactory()
-    order = services.order_quote_create(
+    order = quotes.order_quote_create(
         merchant=merchant, selection=selection_for(merchant), actor=ae, created_by=ae
     )
 
     with pytest.raises(TransitionRefused) as refusal:
-        services.order_accept(order=order, actor=merchant.user)
+        quotes.order_accept(order=order, actor=merchant.user)
 
-    assert refusal.value.message == services.STEP_3_REQUIRED
+    assert refusal.value.message == quotes.STEP_3_REQUIRED
     order.refresh_from_db()
     assert order.status == OrderStatus.QUOTE_GENERATED
 
@@ -267,7 +270,7 @@ def test_accepting_needs_the_kyb_step_done(make_merchant):
 def test_accepting_twice_is_refused_with_a_clear_message(make_merchant):
     merchant = make_merchant()
     order = quote_for(merchant)
-    services.order_accept(order=order, actor=merchant.user)
+    quotes.order_accept(order=order, actor=merchant.user)
 
     with pytest.raises(TransitionRefused, match="Awaiting payment"):
-        services.order_accept(order=order, actor=merchant.user)
+        quotes.order_accept(order=order, actor=merchant.user)

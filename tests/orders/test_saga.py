@@ -11,16 +11,14 @@ from django_q.models import Schedule
 
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.providers.sandbox import sandbox_fail
-from apps.orders import saga, tasks
-from apps.orders.models import (
-    FulfillmentStatus,
-    ItemFulfillmentStatus,
-    ItemType,
-    OrderStatus,
-    SagaStep,
-    SagaStepStatus,
-    ShipmentStatus,
-)
+from apps.orders import tasks
+from apps.orders.models import SagaStep
+from apps.orders.models.catalog import ItemType
+from apps.orders.models.order import FulfillmentStatus, ItemFulfillmentStatus, OrderStatus
+from apps.orders.models.saga_step import SagaStepStatus
+from apps.orders.models.shipment import ShipmentStatus
+from apps.orders.saga import runner
+from apps.orders.saga import steps as saga_steps
 from tests.orders.helpers import HARDWARE_SET, accepted_quote, ledger, pay
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +89,7 @@ def test_a_paid_order_is_provisioned_shipped_and_activated(paid):
         "hardware.create_order": 1,
         "email.send": 1,
     }
-    assert steps(order) == {name: SagaStepStatus.DONE for name in saga.FORWARD}
+    assert steps(order) == {name: SagaStepStatus.DONE for name in saga_steps.FORWARD}
     assert order.status == OrderStatus.ACTIVATED
     assert order.fulfillment_status == FulfillmentStatus.FULFILLED
     assert merchant.x_series_account_id and merchant.payments_account_id
@@ -107,9 +105,9 @@ def test_each_step_is_recorded_once_with_its_result(paid):
     for step in SagaStep.objects.filter(order=order):
         assert step.attempts == 1, step.name
         assert step.started_at and step.finished_at and step.finished_at >= step.started_at
-    hardware = SagaStep.objects.get(order=order, name=saga.HARDWARE)
+    hardware = SagaStep.objects.get(order=order, name=saga_steps.HARDWARE)
     assert hardware.result["hardware_orders"][0]["hardware_order_id"]
-    assert SagaStep.objects.get(order=order, name=saga.X_SERIES).history.count() >= 3
+    assert SagaStep.objects.get(order=order, name=saga_steps.X_SERIES).history.count() >= 3
 
 
 def test_the_workflow_events_frame_the_saga(paid):
@@ -150,7 +148,7 @@ def test_a_software_only_order_orders_no_hardware_and_is_activated_once_provisio
 
     assert ledger("hardware", "create_order") == 0
     assert not order.shipments.exists()
-    assert steps(order)[saga.HARDWARE] == SagaStepStatus.DONE
+    assert steps(order)[saga_steps.HARDWARE] == SagaStepStatus.DONE
     assert order.status == OrderStatus.ACTIVATED
 
 
@@ -171,7 +169,7 @@ def test_a_redelivered_task_never_provisions_or_ships_twice(paid):
     before = effects()
 
     tasks.saga_start(str(order.pk))
-    for name in (*saga.PARALLEL, *saga.TAIL):
+    for name in (*saga_steps.PARALLEL, *saga_steps.TAIL):
         tasks.saga_step_run(str(order.pk), name)
 
     assert effects() == before
@@ -186,7 +184,7 @@ class WorkerCrash(BaseException):
 def crashing(monkeypatch, name: str, *, after: str):
     """Make step `name` crash the worker right after its remote calls ("call") or right
     after recording its result ("apply"), before the step is marked done."""
-    definition = saga.STEPS[name]
+    definition = runner.STEPS[name]
 
     def crash(original):
         def run(*args):
@@ -196,27 +194,27 @@ def crashing(monkeypatch, name: str, *, after: str):
         return run
 
     changed = {after: crash(getattr(definition, after))}
-    monkeypatch.setitem(saga.STEPS, name, dataclasses.replace(definition, **changed))
+    monkeypatch.setitem(runner.STEPS, name, dataclasses.replace(definition, **changed))
 
 
 def test_resuming_after_a_crash_continues_without_repeating_done_steps(
     make_merchant, django_capture_on_commit_callbacks, monkeypatch
 ):
     order = accepted_quote(make_merchant(), hardware=None)
-    crashing(monkeypatch, saga.EMAIL, after="call")  # the email went out, then the crash
+    crashing(monkeypatch, saga_steps.EMAIL, after="call")  # the email went out, then the crash
     with pytest.raises(WorkerCrash), django_capture_on_commit_callbacks(execute=True):
         pay(order)
-    assert steps(order)[saga.EMAIL] == SagaStepStatus.RUNNING
-    assert steps(order)[saga.PROGRESS] == SagaStepStatus.PENDING
+    assert steps(order)[saga_steps.EMAIL] == SagaStepStatus.RUNNING
+    assert steps(order)[saga_steps.PROGRESS] == SagaStepStatus.PENDING
     before = effects()
     monkeypatch.undo()
 
     tasks.saga_start(str(order.pk))  # the entry point again (a redelivered task, a sweep)
 
-    assert steps(order) == {name: SagaStepStatus.DONE for name in saga.FORWARD}
+    assert steps(order) == {name: SagaStepStatus.DONE for name in saga_steps.FORWARD}
     assert effects() == before  # nothing done twice remotely, not even the email
-    assert SagaStep.objects.get(order=order, name=saga.EMAIL).attempts == 2
-    assert SagaStep.objects.get(order=order, name=saga.X_SERIES).attempts == 1
+    assert SagaStep.objects.get(order=order, name=saga_steps.EMAIL).attempts == 2
+    assert SagaStep.objects.get(order=order, name=saga_steps.X_SERIES).attempts == 1
     order.refresh_from_db()
     assert order.status == OrderStatus.ACTIVATED
 
@@ -225,17 +223,17 @@ def test_a_crash_while_recording_a_step_rolls_its_record_back_and_the_resume_red
     make_merchant, django_capture_on_commit_callbacks, monkeypatch
 ):
     order = accepted_quote(make_merchant(), hardware=HARDWARE_SET)
-    crashing(monkeypatch, saga.HARDWARE, after="apply")
+    crashing(monkeypatch, saga_steps.HARDWARE, after="apply")
     with pytest.raises(WorkerCrash), django_capture_on_commit_callbacks(execute=True):
         pay(order)
-    assert steps(order)[saga.HARDWARE] == SagaStepStatus.RUNNING
+    assert steps(order)[saga_steps.HARDWARE] == SagaStepStatus.RUNNING
     assert not order.shipments.exists()  # the crashed transaction recorded nothing
     monkeypatch.undo()
 
     with django_capture_on_commit_callbacks(execute=True):
         tasks.saga_start(str(order.pk))
 
-    assert steps(order) == {name: SagaStepStatus.DONE for name in saga.FORWARD}
+    assert steps(order) == {name: SagaStepStatus.DONE for name in saga_steps.FORWARD}
     assert ledger("hardware", "create_order") == 1
     assert order.shipments.count() == 1
     assert ledger("x_series", "create_account") == ledger("payments", "create_account") == 1
@@ -254,19 +252,19 @@ def test_a_provider_outage_is_retried_later_and_then_succeeds(
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
 
-    step = SagaStep.objects.get(order=order, name=saga.PAYMENTS_ACCOUNT)
+    step = SagaStep.objects.get(order=order, name=saga_steps.PAYMENTS_ACCOUNT)
     assert step.status == SagaStepStatus.FAILED
     assert step.waiting_for_retry
     assert "injected fault" in step.error
-    assert steps(order)[saga.HARDWARE] == SagaStepStatus.PENDING
-    retry = Schedule.objects.get(name=f"saga:{order.pk}:{saga.PAYMENTS_ACCOUNT}:1")
-    assert retry.func == saga.STEP_TASK
+    assert steps(order)[saga_steps.HARDWARE] == SagaStepStatus.PENDING
+    retry = Schedule.objects.get(name=f"saga:{order.pk}:{saga_steps.PAYMENTS_ACCOUNT}:1")
+    assert retry.func == runner.STEP_TASK
     assert retry.next_run > step.finished_at
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.saga_step_run(str(order.pk), saga.PAYMENTS_ACCOUNT)  # the scheduled retry runs
+        tasks.saga_step_run(str(order.pk), saga_steps.PAYMENTS_ACCOUNT)  # the scheduled retry runs
 
-    assert steps(order) == {name: SagaStepStatus.DONE for name in saga.FORWARD}
+    assert steps(order) == {name: SagaStepStatus.DONE for name in saga_steps.FORWARD}
     assert ledger("payments", "create_account") == 1
     order.refresh_from_db()
     assert order.status == OrderStatus.ACTIVATED
@@ -277,13 +275,13 @@ def test_the_email_failing_for_good_leaves_the_purchase_standing(paid):
 
     order = paid()
 
-    assert steps(order)[saga.EMAIL] == SagaStepStatus.FAILED
-    assert steps(order)[saga.PROGRESS] == SagaStepStatus.DONE
+    assert steps(order)[saga_steps.EMAIL] == SagaStepStatus.FAILED
+    assert steps(order)[saga_steps.PROGRESS] == SagaStepStatus.DONE
     assert order.status == OrderStatus.ACTIVATED
     assert ledger("billing", "refund") == 0
     assert "workflow.compensation_triggered" not in events(order)
     completed = IntegrationEvent.objects.get(aggregate_id=order.pk, event_type="workflow.completed")
-    assert completed.event_payload["steps_failed"] == [saga.EMAIL]
+    assert completed.event_payload["steps_failed"] == [saga_steps.EMAIL]
 
 
 def test_x_series_items_carry_their_licence_ids(paid):
@@ -303,17 +301,17 @@ def test_the_sweep_resumes_a_saga_left_running_by_a_dead_worker(
     from apps.core.fsm import save_tracked
 
     order = accepted_quote(make_merchant(), hardware=None)
-    crashing(monkeypatch, saga.PROGRESS, after="call")
+    crashing(monkeypatch, saga_steps.PROGRESS, after="call")
     with pytest.raises(WorkerCrash), django_capture_on_commit_callbacks(execute=True):
         pay(order)
     monkeypatch.undo()
-    step = SagaStep.objects.get(order=order, name=saga.PROGRESS)
+    step = SagaStep.objects.get(order=order, name=saga_steps.PROGRESS)
     assert tasks.saga_sweep() == 0  # running for a moment only: maybe still alive
     step.started_at = timezone.now() - timedelta(minutes=11)
     save_tracked(step, actor=None, reason="test: the worker died 11 minutes ago")
 
     assert tasks.saga_sweep() == 1
 
-    assert steps(order)[saga.PROGRESS] == SagaStepStatus.DONE
+    assert steps(order)[saga_steps.PROGRESS] == SagaStepStatus.DONE
     order.refresh_from_db()
     assert order.status == OrderStatus.ACTIVATED

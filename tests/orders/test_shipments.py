@@ -10,8 +10,9 @@ from django.test import override_settings
 from apps.integrations import signing
 from apps.integrations.inbox import webhook_receive
 from apps.integrations.models import WebhookEvent, WebhookStatus
-from apps.orders import services
-from apps.orders.models import OrderStatus, ShipmentStatus
+from apps.orders.models.order import OrderStatus
+from apps.orders.models.shipment import ShipmentStatus
+from apps.orders.services import shipments
 from apps.progress.models import AlertType, StallAlert
 from apps.routing.models import QueueAssignment
 from tests.orders.helpers import HARDWARE_SET, accepted_quote, ledger, pay
@@ -90,7 +91,7 @@ def deliver(shipment, *statuses, callbacks):
     ],
 )
 def test_tracking_path_fills_skipped_states_and_refuses_stale_ones(current, target, path):
-    assert services.tracking_path(current, target) == path
+    assert shipments.tracking_path(current, target) == path
 
 
 # --- the webhooks -------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def test_tracking_that_arrives_before_the_shipment_is_recorded_is_replayed(
     # The same reports arriving early: stored, applied by the replay.
     with django_capture_on_commit_callbacks(execute=True):
         tracking(shipment, "shipped")
-    services.shipment_tracking_replay(shipment=shipment)
+    shipments.shipment_tracking_replay(shipment=shipment)
 
     shipment.refresh_from_db()
     assert shipment.shipment_status == S.SHIPPED

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from apps.leads.models import Cohort
 from apps.orders import pricing
-from apps.orders.models import Order, OrderStatus
+from apps.orders.models import Order
+from apps.orders.models.order import OrderStatus
 from tests.accounts.factories import (
     AeUserFactory,
     ComplianceUserFactory,

@@ -78,16 +78,16 @@ from apps.merchants.services import (
     person_kyc_decide,
     person_kyc_submit,
 )
-from apps.orders.models import (
-    HardwareShipment,
-    ItemType,
-    Order,
-    OrderItem,
-    Payment,
-    Product,
-    TaxRate,
+from apps.orders.models import HardwareShipment, Order, OrderItem, Payment, Product, TaxRate
+from apps.orders.models.catalog import ItemType
+from apps.orders.services.payments import payment_authorize, payment_capture
+from apps.orders.services.shipments import (
+    shipment_deliver,
+    shipment_mark_in_transit,
+    shipment_process,
+    shipment_ship,
 )
-from apps.orders.services import (
+from apps.orders.services.transitions import (
     order_activate,
     order_generate_quote,
     order_item_fulfill,
@@ -96,12 +96,6 @@ from apps.orders.services import (
     order_mark_paid,
     order_mark_shipped,
     order_request_payment,
-    payment_authorize,
-    payment_capture,
-    shipment_deliver,
-    shipment_mark_in_transit,
-    shipment_process,
-    shipment_ship,
 )
 from apps.progress.models import (
     JourneyStep,

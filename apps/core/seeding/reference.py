@@ -18,7 +18,8 @@ from apps.accounts.roles import ROLES, roles_sync
 from apps.core.fsm import save_tracked
 from apps.core.jobs import PERIODIC_JOBS
 from apps.leads.models import Cohort, SellingPlan, SetupPlan, Stage
-from apps.orders.models import BillingPeriod, ItemType, PricingUnit, Product, TaxRate
+from apps.orders.models import Product, TaxRate
+from apps.orders.models.catalog import BillingPeriod, ItemType, PricingUnit
 from apps.progress.models import JourneyStep, StallPolicy
 from apps.routing.models import CohortRule, QueueType, RoutingQueue
 
