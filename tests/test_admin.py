@@ -42,8 +42,8 @@ from apps.integrations.models import (
 from apps.integrations.services import sync_start, webhook_start_processing
 from apps.leads.models import Cohort, Lead, LeadStatus
 from apps.leads.services import lead_mark_contacted
+from apps.merchants.choices import CheckStatus
 from apps.merchants.models import (
-    CheckStatus,
     DataImport,
     ImportedCustomer,
     ImportedProduct,
@@ -52,11 +52,9 @@ from apps.merchants.models import (
     MerchantLocation,
     MerchantPerson,
 )
-from apps.merchants.services import (
-    bank_account_verification_start,
-    merchant_kyb_submit,
-    person_kyc_submit,
-)
+from apps.merchants.services.bank import bank_account_verification_start
+from apps.merchants.services.kyb import merchant_kyb_submit
+from apps.merchants.services.kyc import person_kyc_submit
 from apps.orders.models import (
     HardwareShipment,
     Order,

@@ -1,7 +1,7 @@
 from django import forms
 
-from apps.merchants.models import CheckStatus
-from apps.merchants.services import NOTES_REQUIRED
+from apps.merchants.choices import CheckStatus
+from apps.merchants.services.decisions import NOTES_REQUIRED
 
 DECISION_REQUIRED = "Choose: approve or reject."
 

@@ -9,12 +9,8 @@ from itertools import groupby
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.compliance.models import CheckType, Decision, KybKycAuditLog
-from apps.merchants.models import (
-    CheckStatus,
-    Merchant,
-    MerchantBankAccount,
-    MerchantPerson,
-)
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
 
 REVIEW_QUEUE = "compliance_review"

@@ -20,8 +20,8 @@ from apps.compliance.services import data_access_record
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.core.pagination import paginate
 from apps.core.permissions import role_required
-from apps.merchants.models import CheckStatus
-from apps.merchants.services import merchant_kyb_review_decide
+from apps.merchants.choices import CheckStatus
+from apps.merchants.services.kyb import merchant_kyb_review_decide
 
 REVIEW_TEMPLATE = "compliance/review.html"
 AUDIT_TEMPLATE = "compliance/audit.html"

@@ -35,7 +35,7 @@ from apps.leads.forms import (
 )
 from apps.leads.models import Cohort
 from apps.leads.scoring import SERVED_COUNTRIES, VERTICAL_CHOICES
-from apps.merchants.models import BusinessStructure
+from apps.merchants.choices import BusinessStructure
 
 API_KEY_INVALID = "This API key is not valid: it is unknown, revoked or expired."
 API_KEY_REQUIRED = "Send the marketing system's API key: Authorization: Api-Key <key>."

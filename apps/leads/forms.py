@@ -10,7 +10,7 @@ from django.core.validators import URLValidator
 
 from apps.leads.models import Cohort, LeadStatus
 from apps.leads.scoring import SERVED_COUNTRIES, VERTICAL_CHOICES
-from apps.merchants.models import BusinessStructure
+from apps.merchants.choices import BusinessStructure
 
 MAX_REVENUE = 10**13 - 1  # fits DECIMAL(15, 2)
 MAX_LOCATIONS = 10_000

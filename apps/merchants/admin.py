@@ -5,10 +5,8 @@ belongs to the merchant and staff pages, where every reveal is logged."""
 from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
+from apps.merchants.choices import CheckStatus
 from apps.merchants.models import (
-    DECIDE_KYB,
-    DECIDE_KYC,
-    CheckStatus,
     DataImport,
     ImportedCustomer,
     ImportedProduct,
@@ -17,12 +15,10 @@ from apps.merchants.models import (
     MerchantLocation,
     MerchantPerson,
 )
-from apps.merchants.services import (
-    merchant_journey_block,
-    merchant_journey_resume,
-    merchant_kyb_decide,
-    person_kyc_decide,
-)
+from apps.merchants.models.merchant import DECIDE_KYB, DECIDE_KYC
+from apps.merchants.services.journey import merchant_journey_block, merchant_journey_resume
+from apps.merchants.services.kyb import merchant_kyb_decide
+from apps.merchants.services.kyc import person_kyc_decide
 from apps.progress.models import MerchantStepProgress
 
 # Never in a form, a list or a search of the admin.

@@ -10,7 +10,7 @@ from stdnum.exceptions import InvalidComponent, InvalidFormat, InvalidLength, Va
 from stdnum.us import ein as stdnum_ein
 
 from apps.accounts.models import User
-from apps.merchants.models import BusinessStructure
+from apps.merchants.choices import BusinessStructure
 
 PASSWORD_HELP = (
     "At least 8 characters; not a common password, not only digits, and not like your email."

@@ -7,13 +7,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apps.merchants import validators
-from apps.merchants.models import AccountType, DataImportKind, PersonType
-from apps.merchants.selectors_setup import (
-    INTEGRATION_CHOICES,
-    OWNER_TYPES,
-    owners_total,
-)
-from apps.merchants.services import (
+from apps.merchants.choices import AccountType, DataImportKind, PersonType
+from apps.merchants.selectors.kyc import OWNER_TYPES, owners_total
+from apps.merchants.selectors.setup import INTEGRATION_CHOICES
+from apps.merchants.services.kyc import (
     OWNERS_TOTAL_OVER_100,
     OWNERSHIP_ONLY_OWNERS,
     OWNERSHIP_REQUIRED,

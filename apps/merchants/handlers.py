@@ -11,10 +11,15 @@ from decimal import Decimal, InvalidOperation
 
 from django.template.loader import render_to_string
 
-from apps.integrations import registry
+from apps.compliance.models import KybKycAuditLog
+from apps.integrations import providers, registry
 from apps.integrations.delivery import registers_push, sync_push
 from apps.integrations.inbox import handles_webhook
-from apps.merchants.models import CheckStatus, Merchant
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
+from apps.merchants.services.accounts import merchant_email_verify_url
+from apps.merchants.services.decisions import DECISIONS, ProviderAnswer
+from apps.merchants.services.kyb import merchant_kyb_provider_decide, merchant_kyb_request
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +29,12 @@ VERIFY_EMAIL_SUBJECT = "Confirm your email address"
 
 
 def _provider(system: str):
-    from apps.integrations.providers import get_provider
-
-    return get_provider(system)
+    return providers.get_provider(system)
 
 
-def _provider_label(system: str) -> str:
+def provider_label(system: str) -> str:
     """How the audit log names who decided: the sandbox, or the real provider."""
-    from apps.integrations.providers import provider_mode
-
-    return "sandbox" if provider_mode(system) == "sandbox" else system
+    return "sandbox" if providers.provider_mode(system) == "sandbox" else system
 
 
 # --- Verification email -----------------------------------------------------------------------
@@ -41,8 +42,6 @@ def _provider_label(system: str) -> str:
 
 @registry.handles("merchant.verification_email_requested")
 def verification_email_send(event) -> None:
-    from apps.merchants.services import merchant_email_verify_url
-
     merchant = Merchant.objects.select_related("user").filter(pk=event.aggregate_id).first()
     user = merchant.user if merchant else None
     if user is None or user.email_verified_at is not None:
@@ -68,8 +67,6 @@ def kyb_submitted_push(event) -> None:
 @registers_push(KYB_ENTITY, PAYMENTS)
 def payments_submit_kyb(sync, event) -> str:
     """Send the legal entity for its KYB check; the check id is the sync's external id."""
-    from apps.merchants.services import merchant_kyb_request
-
     merchant = Merchant.objects.get(pk=sync.entity_id)
     result = _provider(PAYMENTS).submit_kyb(
         idempotency_key=str(event.pk), business=merchant_kyb_request(merchant, masked=False)
@@ -89,17 +86,29 @@ def _risk_score(value) -> Decimal | None:
         return None
 
 
-@handles_webhook(PAYMENTS, "kyb.decision")
-def kyb_decision_received(webhook) -> None:
-    """data: {"merchant_id", "check_id", "decision", "reason", "risk_score"}."""
-    from apps.compliance.models import KybKycAuditLog
-    from apps.merchants.services import DECISIONS, merchant_kyb_provider_decide
-
+def provider_answer(webhook, *, check: str) -> ProviderAnswer:
+    """A kyb.decision or kyc.decision webhook's data as the provider-decide services take
+    it, but for `provider` (see provider_label). `check` ("KYB", "KYC") names the check in
+    the error an unknown decision raises."""
     data = webhook.payload.get("data") or {}
     decision, check_id = data.get("decision"), str(data.get("check_id") or "")
     if decision not in DECISIONS:
         # Kept as a failed webhook, visible to ops: the provider sent something we do not know.
-        raise ValueError(f"Unknown KYB decision {decision!r} for check {check_id!r}.")
+        raise ValueError(f"Unknown {check} decision {decision!r} for check {check_id!r}.")
+    return ProviderAnswer(
+        decision=decision,
+        check_id=check_id,
+        reason=str(data.get("reason") or ""),
+        risk_score=_risk_score(data.get("risk_score")),
+        response_payload=data,
+    )
+
+
+@handles_webhook(PAYMENTS, "kyb.decision")
+def kyb_decision_received(webhook) -> None:
+    """data: {"merchant_id", "check_id", "decision", "reason", "risk_score"}."""
+    answer = provider_answer(webhook, check="KYB")
+    data, decision, check_id = answer["response_payload"], answer["decision"], answer["check_id"]
     merchant = Merchant.objects.select_for_update().filter(pk=data.get("merchant_id")).first()
     if merchant is None:
         logger.warning("KYB decision %s for unknown merchant %s ignored.", check_id, data)
@@ -122,12 +131,4 @@ def kyb_decision_received(webhook) -> None:
     ).exists():
         logger.info("KYB decision %s (%s) already recorded: ignored.", check_id, decision)
         return
-    merchant_kyb_provider_decide(
-        merchant=merchant,
-        decision=decision,
-        check_id=check_id,
-        reason=str(data.get("reason") or ""),
-        risk_score=_risk_score(data.get("risk_score")),
-        response_payload=data,
-        provider=_provider_label(PAYMENTS),
-    )
+    merchant_kyb_provider_decide(merchant=merchant, provider=provider_label(PAYMENTS), **answer)

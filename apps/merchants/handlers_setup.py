@@ -9,20 +9,29 @@ than the latest one sent, is logged and ignored.
 """
 
 import logging
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 
-from apps.integrations import registry
+from apps.integrations import providers, registry
 from apps.integrations.delivery import registers_push, sync_push
 from apps.integrations.inbox import handles_webhook
+from apps.integrations.models import ExternalSystemSync
 from apps.integrations.providers.base import PermanentError
-from apps.merchants.models import (
-    CheckStatus,
-    Merchant,
-    MerchantBankAccount,
-    MerchantPerson,
-    VerificationStatus,
+from apps.merchants import validators
+from apps.merchants.choices import CheckStatus, VerificationStatus
+from apps.merchants.handlers import provider_answer, provider_label
+from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
+from apps.merchants.services.bank import (
+    bank_account_verification_fail,
+    bank_account_verification_request,
+    bank_account_verification_succeed,
+)
+from apps.merchants.services.kyc import (
+    PAYMENTS_ACCOUNT_KEY,
+    merchant_payments_account_record,
+    merchant_payments_activation_attempt,
+    person_kyc_provider_decide,
+    person_kyc_request,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,21 +44,10 @@ BANK_FAILED_DEFAULT_REASON = "The bank could not verify this account."
 
 
 def _payments():
-    from apps.integrations.providers import get_provider
-
-    return get_provider(PAYMENTS)
-
-
-def _provider_label() -> str:
-    """How the audit log names who decided: the sandbox, or the real provider."""
-    from apps.integrations.providers import provider_mode
-
-    return "sandbox" if provider_mode(PAYMENTS) == "sandbox" else PAYMENTS
+    return providers.get_provider(PAYMENTS)
 
 
 def _latest_external_id(entity_type: str, entity_id) -> str:
-    from apps.integrations.models import ExternalSystemSync
-
     sync = ExternalSystemSync.objects.filter(
         entity_type=entity_type, entity_id=entity_id, external_system=PAYMENTS
     ).first()
@@ -63,8 +61,6 @@ def payments_account_ensure(merchant: Merchant) -> str:
     """The merchant's payments account id, created at the provider the first time. The
     idempotency key is derived from the merchant, so however many events ask for it (and
     however often they are retried) the provider opens one account."""
-    from apps.merchants.services import PAYMENTS_ACCOUNT_KEY, merchant_payments_account_record
-
     merchant = Merchant.objects.get(pk=merchant.pk)
     if merchant.payments_account_id:
         return merchant.payments_account_id
@@ -99,8 +95,6 @@ def payments_push_account(sync, event) -> str:
 @registry.handles("merchant.kyc_approved")
 def payments_activation_on_kyc_approved(event) -> None:
     """Every person passed KYC (provider or reviewer): activate payments, complete step 7."""
-    from apps.merchants.services import merchant_payments_activation_attempt
-
     merchant = Merchant.objects.filter(pk=event.aggregate_id).first()
     if merchant is not None:
         merchant_payments_activation_attempt(merchant=merchant)
@@ -121,9 +115,6 @@ def payments_submit_kyc(sync, event) -> str:
     """Send one person for KYC; the check id is the sync's external id. The request holds
     the SSN and date of birth in clear for the provider only: nothing of it is stored here
     (the sync keeps no snapshot; audit rows get the masked request)."""
-    from apps.merchants import validators
-    from apps.merchants.services import person_kyc_request
-
     person = MerchantPerson.objects.select_related("merchant").get(pk=sync.entity_id)
     if person.kyc_status != CheckStatus.SUBMITTED:
         # Decided (or corrected and sent again) since this event: nothing to send for it.
@@ -142,25 +133,11 @@ def payments_submit_kyc(sync, event) -> str:
 # --- KYC: the provider's decision -------------------------------------------------------------
 
 
-def _risk_score(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 @handles_webhook(PAYMENTS, "kyc.decision")
 def kyc_decision_received(webhook) -> None:
     """data: {"person_id", "check_id", "decision", "reason", "risk_score"}."""
-    from apps.merchants.services import DECISIONS, person_kyc_provider_decide
-
-    data = webhook.payload.get("data") or {}
-    decision, check_id = data.get("decision"), str(data.get("check_id") or "")
-    if decision not in DECISIONS:
-        # Kept as a failed webhook, visible to ops: the provider sent something we do not know.
-        raise ValueError(f"Unknown KYC decision {decision!r} for check {check_id!r}.")
+    answer = provider_answer(webhook, check="KYC")
+    data, decision, check_id = answer["response_payload"], answer["decision"], answer["check_id"]
     try:
         person = (
             MerchantPerson.objects.select_for_update()
@@ -188,15 +165,7 @@ def kyc_decision_received(webhook) -> None:
             "KYC decision %s ignored: the latest check of %s is %s.", check_id, person.pk, latest
         )
         return
-    person_kyc_provider_decide(
-        person=person,
-        decision=decision,
-        check_id=check_id,
-        reason=str(data.get("reason") or ""),
-        risk_score=_risk_score(data.get("risk_score")),
-        response_payload=data,
-        provider=_provider_label(),
-    )
+    person_kyc_provider_decide(person=person, provider=provider_label(PAYMENTS), **answer)
 
 
 # --- Bank account verification ----------------------------------------------------------------
@@ -214,8 +183,6 @@ def bank_account_verification_push(event) -> None:
 
 @registers_push(BANK_ACCOUNT_ENTITY, PAYMENTS)
 def payments_verify_bank_account(sync, event) -> str:
-    from apps.merchants.services import bank_account_verification_request
-
     account = MerchantBankAccount.objects.get(pk=sync.entity_id)
     if account.verification_status != VerificationStatus.IN_PROGRESS:
         return sync.external_entity_id
@@ -228,11 +195,6 @@ def payments_verify_bank_account(sync, event) -> str:
 @handles_webhook(PAYMENTS, "bank_account.verification")
 def bank_account_verification_received(webhook) -> None:
     """data: {"bank_account_id", "verification_id", "verified", "reason"}."""
-    from apps.merchants.services import (
-        bank_account_verification_fail,
-        bank_account_verification_succeed,
-    )
-
     data = webhook.payload.get("data") or {}
     verification_id = str(data.get("verification_id") or "")
     if not isinstance(data.get("verified"), bool):

@@ -225,7 +225,7 @@ def order_has_hardware(order: Order) -> bool:
 
 def order_needs_kyb(order: Order) -> bool:
     """The KYB gate (rule 1) holds this order: it has hardware and KYB is not approved."""
-    from apps.merchants.models import CheckStatus
+    from apps.merchants.choices import CheckStatus
 
     return order_has_hardware(order) and order.merchant.kyb_status != CheckStatus.APPROVED
 

@@ -178,7 +178,8 @@ def step_median_times(*, in_database: bool | None = None) -> list[dict]:
 def journey_median_durations(*, now=None, in_database: bool | None = None) -> list[dict]:
     """Per cohort: completed journeys (count and median duration) and journeys not complete
     yet (count and median age so far)."""
-    from apps.merchants.models import JourneyStatus, Merchant
+    from apps.merchants.choices import JourneyStatus
+    from apps.merchants.models import Merchant
 
     now = now or timezone.now()
     in_database = database_has_percentile() if in_database is None else in_database
@@ -257,7 +258,7 @@ def funnel_by_cohort() -> list[dict]:
     accounts (a merchant exists), KYB approved, paid (an order paid and not refunded), active.
     Deleted leads are left out. One query."""
     from apps.leads.models import Lead
-    from apps.merchants.models import CheckStatus
+    from apps.merchants.choices import CheckStatus
     from apps.orders.models import Order
 
     paid_order = Order.objects.filter(
@@ -300,7 +301,8 @@ def dropoff_by_step() -> list[dict]:
     """Per journey step: merchants whose current step it is, with the journey in progress,
     stalled (in progress with an open stalled alert on that step) and abandoned. One query
     (plus the step names)."""
-    from apps.merchants.models import JourneyStatus, Merchant
+    from apps.merchants.choices import JourneyStatus
+    from apps.merchants.models import Merchant
 
     stalled_alert = StallAlert.objects.filter(
         merchant_id=OuterRef("pk"),

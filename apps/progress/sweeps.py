@@ -104,7 +104,8 @@ from apps.core.errors import DomainError
 from apps.core.fsm import save_tracked
 from apps.integrations.models import IntegrationEvent
 from apps.leads.models import OPEN_LEAD_STATUSES, Cohort
-from apps.merchants.models import JourneyStatus, Merchant
+from apps.merchants.choices import JourneyStatus
+from apps.merchants.models import Merchant
 from apps.progress.models import (
     DONE_STEP_STATUSES,
     OPEN_ALERT_STATUSES,
@@ -687,7 +688,7 @@ def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
 def abandonment_follow_up(*, alert_id) -> Merchant | None:
     """For a new abandoned alert: mark the journey abandoned (if it is still in progress)
     and stamp the step's abandoned_at."""
-    from apps.merchants.services import merchant_journey_abandon
+    from apps.merchants.services.journey import merchant_journey_abandon
 
     with transaction.atomic():
         alert = _open_alert_for_update(alert_id)

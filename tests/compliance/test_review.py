@@ -15,8 +15,9 @@ from apps.compliance.models import AccessAction, DataAccessAuditLog, KybKycAudit
 from apps.compliance.views import DECIDED, EXPORT_REASON
 from apps.core.fsm import save_tracked
 from apps.leads.models import LeadStatus
-from apps.merchants import services
-from apps.merchants.models import CheckStatus, Merchant
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
+from apps.merchants.services import decisions, kyb
 from apps.progress.models import StepStatus
 from apps.progress.services import step_start
 from apps.routing.models import AssignmentStatus, QueueAssignment
@@ -54,7 +55,7 @@ def under_review(*, ein: str = "12-3459999", **lead_fields) -> Merchant:
     """A merchant whose KYB the provider sent to review, queued for compliance (the
     compliance_review queue must exist: seeded_queues())."""
     merchant = account_created_merchant(**lead_fields)
-    services.merchant_kyb_details_save(
+    kyb.merchant_kyb_details_save(
         merchant=merchant,
         actor=merchant.user,
         ein=ein,
@@ -65,8 +66,8 @@ def under_review(*, ein: str = "12-3459999", **lead_fields) -> Merchant:
         registered_postal_code="73301",
     )
     step_start(progress=merchant.step_progress.get(step_id=3), actor=merchant.user)
-    services.merchant_kyb_submit(merchant=merchant, actor=merchant.user)
-    services.merchant_kyb_provider_decide(
+    kyb.merchant_kyb_submit(merchant=merchant, actor=merchant.user)
+    kyb.merchant_kyb_provider_decide(
         merchant=merchant,
         decision=C.REVIEW_REQUIRED,
         check_id=f"kyb_check_{merchant.pk.hex[:8]}",
@@ -243,7 +244,7 @@ def test_notes_are_required_and_nothing_changes_without_them(
     assert response.status_code == 422
     assert response["HX-Retarget"] == f"#case-{merchant.pk}"
     assert response["HX-Reswap"] == "outerHTML"
-    assert escape(services.NOTES_REQUIRED) in response.text
+    assert escape(decisions.NOTES_REQUIRED) in response.text
     assert Merchant.objects.get(pk=merchant.pk).kyb_status == C.REVIEW_REQUIRED
     assert KybKycAuditLog.objects.filter(merchant=merchant).count() == 1
     assert QueueAssignment.objects.get(merchant=merchant).status == AssignmentStatus.QUEUED
@@ -260,7 +261,7 @@ def test_without_javascript_missing_notes_show_on_the_page_with_a_422(
 
     assert response.status_code == 422
     assert "<html" in response.text
-    assert escape(services.NOTES_REQUIRED) in response.text
+    assert escape(decisions.NOTES_REQUIRED) in response.text
     assert Merchant.objects.get(pk=merchant.pk).kyb_status == C.REVIEW_REQUIRED
 
 
@@ -283,7 +284,7 @@ def test_a_case_no_longer_under_review_is_refused_with_a_409(
 ):
     seeded_queues()
     merchant = under_review()
-    services.merchant_kyb_review_decide(
+    kyb.merchant_kyb_review_decide(
         merchant=merchant, decision="approved", notes="First", actor=ComplianceUserFactory()
     )
     client.force_login(compliance_user)
@@ -293,7 +294,7 @@ def test_a_case_no_longer_under_review_is_refused_with_a_409(
     )
 
     assert response.status_code == 409
-    assert services.NOT_UNDER_REVIEW in response.text
+    assert decisions.NOT_UNDER_REVIEW in response.text
     assert Merchant.objects.get(pk=merchant.pk).kyb_status == C.APPROVED
 
 
@@ -314,7 +315,7 @@ def test_a_case_another_reviewer_has_taken_is_theirs_to_decide(
     )
 
     assert response.status_code == 409
-    assert services.CASE_HELD_BY_OTHER.format(email="kim@lightspeed.example") in response.text
+    assert kyb.CASE_HELD_BY_OTHER.format(email="kim@lightspeed.example") in response.text
     assert Merchant.objects.get(pk=merchant.pk).kyb_status == C.REVIEW_REQUIRED
 
     client.force_login(colleague)
@@ -354,7 +355,7 @@ def test_the_timeline_has_decisions_and_changes_with_who_and_why_newest_first(
 ):
     seeded_queues()
     merchant = under_review()
-    services.merchant_kyb_review_decide(
+    kyb.merchant_kyb_review_decide(
         merchant=merchant, decision="approved", notes="Lease checked", actor=compliance_user
     )
     client.force_login(compliance_user)

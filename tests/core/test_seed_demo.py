@@ -10,7 +10,8 @@ from apps.compliance.models import KybKycAuditLog
 from apps.core.seeding.demo import REFERENCE_MISSING, demo_leads
 from apps.core.seeding.demo_data import DEMO_JOURNEYS, DEMO_USERS
 from apps.leads.models import Cohort, Lead
-from apps.merchants.models import CheckStatus, Merchant
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
 from apps.progress.models import OPEN_ALERT_STATUSES, MerchantStepProgress, StallAlert
 from apps.routing.models import QueueAssignment
 

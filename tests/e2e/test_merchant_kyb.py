@@ -5,8 +5,9 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from apps.compliance.models import KybKycAuditLog
-from apps.merchants.models import CheckStatus, Merchant
-from apps.merchants.selectors import KYB_APPROVED, KYB_UNDER_REVIEW
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
+from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_UNDER_REVIEW
 from tests.accounts.factories import PASSWORD as ACCOUNT_PASSWORD
 from tests.accounts.factories import ComplianceUserFactory
 from tests.merchants.factories import account_created_merchant

@@ -4,7 +4,8 @@ bar advance on the dashboard."""
 
 from playwright.sync_api import expect
 
-from apps.merchants.models import CheckStatus, Merchant
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
 from apps.merchants.views.bank import PAYOUTS_HELD, PAYOUTS_ON
 from tests.accounts.factories import PASSWORD
 from tests.merchants.factories import merchant_at_setup

@@ -3,14 +3,8 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
-from apps.merchants.models import (
-    BusinessStructure,
-    Merchant,
-    MerchantBankAccount,
-    MerchantLocation,
-    MerchantPerson,
-    PersonType,
-)
+from apps.merchants.choices import BusinessStructure, PersonType
+from apps.merchants.models import Merchant, MerchantBankAccount, MerchantLocation, MerchantPerson
 from tests.accounts.factories import MerchantUserFactory
 from tests.leads.factories import LeadFactory
 
@@ -117,7 +111,7 @@ def account_created_merchant(*, lead=None, password: str | None = None, **lead_f
     """A merchant as account creation (step 2) leaves it: its login (password PASSWORD, email
     not verified yet), no legal entity details but the name, KYB pending, ten progress rows
     with steps 1-2 done. Needs the journey steps (the `journey_steps` fixture)."""
-    from apps.merchants.services import merchant_account_create
+    from apps.merchants.services.accounts import merchant_account_create
     from tests.accounts.factories import PASSWORD
 
     lead = lead or LeadFactory(**lead_fields)

@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.errors import DomainError
 from apps.integrations.models import IntegrationEvent
 from apps.leads.models import Cohort, Lead
-from apps.merchants import services
 from apps.merchants.forms_onboarding import PASSWORDS_DIFFER
 from apps.merchants.models import Merchant
+from apps.merchants.services import accounts
 from apps.merchants.views.onboarding import (
     ACCOUNT_CREATED,
     LEAD_LINK_INVALID,
@@ -117,7 +118,7 @@ def test_a_lead_that_already_has_an_account_is_refused(client, journey_steps):
     post = client.post(link_for(merchant.lead), form())
 
     assert page.status_code == post.status_code == 409
-    assert services.LEAD_HAS_ACCOUNT in page.text
+    assert accounts.LEAD_HAS_ACCOUNT in page.text
     assert '<form method="post" action="/account/create/' not in page.text
     assert User.objects.count() == users
     assert Merchant.objects.filter(lead=merchant.lead).count() == 1
@@ -171,7 +172,7 @@ def test_without_any_lead_one_is_captured_first(client, journey_steps):
     assert response.status_code == 302
     lead = Lead.objects.get(email="new@shop.example")
     assert lead.business_name == "New Shop"
-    assert lead.source == services.SIGNUP_SOURCE
+    assert lead.source == accounts.SIGNUP_SOURCE
     assert lead.merchant.legal_business_name == "New Shop"
 
 
@@ -181,7 +182,7 @@ def test_an_email_whose_lead_has_an_account_is_refused(client, journey_steps):
     response = client.post(CREATE, form(email=merchant.lead.email))
 
     assert response.status_code == 409
-    assert services.LEAD_HAS_ACCOUNT in response.text
+    assert accounts.LEAD_HAS_ACCOUNT in response.text
     assert Merchant.objects.count() == 1
 
 
@@ -192,7 +193,7 @@ def test_an_email_that_already_signs_in_is_refused(client, journey_steps):
     response = client.post(CREATE, form(email=staff.email))
 
     assert response.status_code == 409
-    assert services.EMAIL_HAS_ACCOUNT in response.text
+    assert accounts.EMAIL_HAS_ACCOUNT in response.text
     assert not Merchant.objects.exists()
 
 
@@ -239,8 +240,8 @@ def test_bad_input_is_refused_with_the_field_error(client, journey_steps, field,
 
 def test_the_service_refuses_a_weak_password_on_its_own(journey_steps):
     lead = LeadFactory()
-    with pytest.raises(services.DomainError) as refused:
-        services.merchant_account_create(lead=lead, password="123", legal_business_name="X")
+    with pytest.raises(DomainError) as refused:
+        accounts.merchant_account_create(lead=lead, password="123", legal_business_name="X")
     assert refused.value.code == "weak_password"
     assert not User.objects.filter(email=lead.email).exists()
 
@@ -281,7 +282,7 @@ def test_the_emailed_link_verifies_the_address(
 
 def test_verifying_twice_keeps_the_first_time(client, journey_steps):
     merchant = account_created_merchant()
-    url = services.merchant_email_verify_url(user=merchant.user)
+    url = accounts.merchant_email_verify_url(user=merchant.user)
     client.get(url)
     first = User.objects.get(pk=merchant.user.pk).email_verified_at
 
@@ -293,19 +294,19 @@ def test_verifying_twice_keeps_the_first_time(client, journey_steps):
 
 def test_an_expired_link_is_refused_with_a_clear_page(client, journey_steps):
     merchant = account_created_merchant()
-    url = services.merchant_email_verify_url(user=merchant.user)
+    url = accounts.merchant_email_verify_url(user=merchant.user)
 
     with time_machine.travel(timezone.now() + timedelta(days=3, minutes=1)):
         response = client.get(url)
 
     assert response.status_code == 400
-    assert services.VERIFY_LINK_EXPIRED in response.text
+    assert accounts.VERIFY_LINK_EXPIRED in response.text
     assert User.objects.get(pk=merchant.user.pk).email_verified_at is None
 
 
 def test_a_link_is_still_valid_just_before_three_days(client, journey_steps):
     merchant = account_created_merchant()
-    url = services.merchant_email_verify_url(user=merchant.user)
+    url = accounts.merchant_email_verify_url(user=merchant.user)
     with time_machine.travel(timezone.now() + timedelta(days=2, hours=23)):
         assert client.get(url).status_code == 200
 
@@ -314,12 +315,12 @@ def test_a_link_is_still_valid_just_before_three_days(client, journey_steps):
 def test_an_invalid_link_is_refused_with_a_clear_page(client, token):
     response = client.get(reverse("merchants:account_verify", args=[token]))
     assert response.status_code == 400
-    assert services.VERIFY_LINK_INVALID in response.text
+    assert accounts.VERIFY_LINK_INVALID in response.text
 
 
 def test_a_link_for_an_address_the_user_no_longer_has_verifies_nothing(client, journey_steps):
     merchant = account_created_merchant()
-    url = services.merchant_email_verify_url(user=merchant.user)
+    url = accounts.merchant_email_verify_url(user=merchant.user)
     User.objects.filter(pk=merchant.user.pk).update(email="changed@example.com")
 
     response = client.get(url)
@@ -370,13 +371,13 @@ def test_resend_right_after_a_send_asks_to_check_the_inbox_first(
         )
 
     assert response.status_code == 422
-    assert services.VERIFY_RESEND_TOO_SOON in response.text
+    assert accounts.VERIFY_RESEND_TOO_SOON in response.text
     assert mail.outbox == []
 
 
 def test_resend_once_verified_says_so(client, journey_steps):
     merchant = account_created_merchant()
-    services.merchant_email_verify(token=services.merchant_email_token(user=merchant.user))
+    accounts.merchant_email_verify(token=accounts.merchant_email_token(user=merchant.user))
     client.force_login(merchant.user)
 
     response = client.post(
@@ -385,7 +386,7 @@ def test_resend_once_verified_says_so(client, journey_steps):
 
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#verify-banner"
-    assert services.EMAIL_ALREADY_VERIFIED in response.text
+    assert accounts.EMAIL_ALREADY_VERIFIED in response.text
 
 
 def test_the_dashboard_asks_to_verify_until_verified(client, journey_steps):
@@ -393,6 +394,6 @@ def test_the_dashboard_asks_to_verify_until_verified(client, journey_steps):
     client.force_login(merchant.user)
     assert "Verify your email" in client.get(DASHBOARD).text
 
-    services.merchant_email_verify(token=services.merchant_email_token(user=merchant.user))
+    accounts.merchant_email_verify(token=accounts.merchant_email_token(user=merchant.user))
 
     assert "Verify your email" not in client.get(DASHBOARD).text

@@ -13,8 +13,10 @@ from django.urls import reverse
 
 from apps.integrations.models import ExternalSystemSync, SandboxLedgerEntry, WebhookEvent
 from apps.integrations.providers import sandbox
-from apps.merchants import services, validators
-from apps.merchants.models import CheckStatus, MerchantBankAccount, VerificationStatus
+from apps.merchants import validators
+from apps.merchants.choices import CheckStatus, VerificationStatus
+from apps.merchants.models import MerchantBankAccount
+from apps.merchants.services import bank
 from apps.merchants.views.bank import (
     ACCOUNT_ADDED,
     ACCOUNT_REPLACED,
@@ -294,7 +296,7 @@ def test_a_replaced_account_cannot_be_verified(signed_in, merchant):
     response = signed_in.post(verify_url(old))
 
     assert response.status_code == 409
-    assert services.BANK_ACCOUNT_REPLACED in text(response)
+    assert bank.BANK_ACCOUNT_REPLACED in text(response)
     old.refresh_from_db()
     assert old.verification_status == VerificationStatus.PENDING
 
@@ -342,7 +344,7 @@ def test_payouts_are_on_exactly_when_the_primary_account_is_verified_and_kyc_app
         merchant=merchant, verification_status=verification, is_primary=primary
     )
 
-    services.merchant_payouts_refresh(merchant=merchant)
+    bank.merchant_payouts_refresh(merchant=merchant)
 
     merchant.refresh_from_db()
     assert merchant.payouts_enabled is payouts
@@ -377,7 +379,7 @@ def test_the_page_polls_while_verifying_and_reloads_when_done(signed_in, merchan
 
     waiting = signed_in.get(PAGE).text
     polled = signed_in.get(STATUS, headers={"HX-Request": "true"})
-    services.bank_account_verification_succeed(bank_account=account)
+    bank.bank_account_verification_succeed(bank_account=account)
     over = signed_in.get(STATUS, headers={"HX-Request": "true"})
 
     assert f'hx-get="{STATUS}"' in waiting

@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from apps.merchants.models import CheckStatus, MerchantBankAccount, MerchantLocation
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import MerchantBankAccount, MerchantLocation
 from tests.merchants.factories import (
     MerchantBankAccountFactory,
     MerchantFactory,

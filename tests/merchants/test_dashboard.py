@@ -12,8 +12,16 @@ from django.urls import reverse
 from apps.core.fsm import save_tracked
 from apps.integrations.models import IntegrationEvent
 from apps.leads.models import Cohort
-from apps.merchants import selectors, services
-from apps.merchants.models import CheckStatus
+from apps.merchants.choices import CheckStatus
+from apps.merchants.selectors.dashboard import (
+    AE_WILL_CONTACT,
+    HARDWARE_ON_ITS_WAY,
+    STATUS_WORDS,
+    STEP_RETRY,
+)
+from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_UNDER_REVIEW, KYB_VERIFYING
+from apps.merchants.selectors.steps import STEP_PAGES, page_url
+from apps.merchants.services import accounts, journey, kyb
 from apps.merchants.views.dashboard import CALL_REQUESTED
 from apps.progress.models import StepStatus
 from apps.progress.services import (
@@ -132,20 +140,20 @@ def test_the_progress_bar_advances_when_kyb_is_approved(client, journey_steps):
     merchant.registered_postal_code = "73301"
     save_tracked(merchant, actor=None, reason="test: details")
     step_start(progress=merchant.step_progress.get(step_id=3))
-    services.merchant_kyb_submit(merchant=merchant, actor=None)
-    services.merchant_kyb_provider_decide(merchant=merchant, decision="approved", check_id="k1")
+    kyb.merchant_kyb_submit(merchant=merchant, actor=None)
+    kyb.merchant_kyb_provider_decide(merchant=merchant, decision="approved", check_id="k1")
 
     page = dashboard_of(client, merchant)
 
     assert '<progress id="journey-progress" value="3" max="8">' in page
     assert "Approved" not in step_item(page, 3)  # done: said as "Done"
     assert "Done" in step_item(page, 3)
-    assert selectors.KYB_APPROVED in step_item(page, 3)
+    assert KYB_APPROVED in step_item(page, 3)
     assert 'aria-current="step"' in step_item(page, 4)
 
 
 def test_each_step_links_to_its_page_or_says_coming_soon(client, journey_steps, monkeypatch):
-    monkeypatch.setitem(selectors.STEP_PAGES, 8, "nowhere:yet")
+    monkeypatch.setitem(STEP_PAGES, 8, "nowhere:yet")
     page = dashboard_of(client, account_created_merchant())
 
     assert f'href="{KYB}"' in step_item(page, 3)
@@ -154,8 +162,8 @@ def test_each_step_links_to_its_page_or_says_coming_soon(client, journey_steps, 
 
 
 def test_page_url_is_none_for_a_page_that_does_not_exist_yet():
-    assert selectors.page_url("nowhere:yet") is None
-    assert selectors.page_url("merchants:kyb") == KYB
+    assert page_url("nowhere:yet") is None
+    assert page_url("merchants:kyb") == KYB
 
 
 # --- next action per cohort -----------------------------------------------------------------------
@@ -183,7 +191,7 @@ def test_an_assisted_merchant_sees_their_ae_and_a_call_action(client, journey_st
 def test_a_managed_merchant_without_an_ae_is_told_one_will_contact_them(client, journey_steps):
     page = dashboard_of(client, account_created_merchant(cohort=Cohort.MANAGED))
 
-    assert selectors.AE_WILL_CONTACT in page
+    assert AE_WILL_CONTACT in page
     assert "Request a call" in page
 
 
@@ -207,7 +215,7 @@ def test_a_call_request_queues_the_lead_for_an_ae_once(client, journey_steps, co
     assert first.text.strip().startswith('<section id="call"')
     assert second.status_code == 422
     assert second["HX-Retarget"] == "#call"
-    assert services.CALL_ALREADY_REQUESTED in second.text
+    assert accounts.CALL_ALREADY_REQUESTED in second.text
     item = QueueAssignment.objects.get()
     assert (item.queue.code, item.lead, item.merchant) == (queue, merchant.lead, merchant)
     assert (
@@ -228,7 +236,7 @@ def test_a_call_request_without_javascript_redirects_with_a_message(client, jour
 
     assert response.redirect_chain == [(DASHBOARD, 302)]
     assert CALL_REQUESTED in response.text
-    assert services.CALL_ALREADY_REQUESTED in again.text
+    assert accounts.CALL_ALREADY_REQUESTED in again.text
     assert "Request a call</button>" not in again.text
     assert QueueAssignment.objects.count() == 1
 
@@ -253,7 +261,7 @@ def test_a_self_serve_merchant_cannot_request_a_call(client, journey_steps):
     response = client.post(CALL, headers=HTMX)
 
     assert response.status_code == 422
-    assert services.CALL_NOT_IN_PLAN in response.text
+    assert accounts.CALL_NOT_IN_PLAN in response.text
     assert not QueueAssignment.objects.exists()
 
 
@@ -265,7 +273,7 @@ def test_a_call_request_with_no_queue_set_up_says_to_try_later(client, journey_s
     response = client.post(CALL, headers=HTMX)
 
     assert response.status_code == 422
-    assert services.CALL_UNAVAILABLE in response.text
+    assert accounts.CALL_UNAVAILABLE in response.text
 
 
 def test_request_a_call_is_a_post(client, journey_steps):
@@ -280,7 +288,7 @@ def test_request_a_call_is_a_post(client, journey_steps):
 def kyb_submitted_merchant(**lead_fields):
     """KYB submitted; the provider has not answered (on-commit work does not run here)."""
     merchant = account_created_merchant(**lead_fields)
-    services.merchant_kyb_details_submit(
+    kyb.merchant_kyb_details_submit(
         merchant=merchant,
         actor=merchant.user,
         ein="12-3456789",
@@ -298,7 +306,7 @@ def test_kyb_being_verified_is_said_and_the_steps_poll(client, journey_steps):
 
     page = dashboard_of(client, merchant)
 
-    assert selectors.KYB_VERIFYING in step_item(page, 3)
+    assert KYB_VERIFYING in step_item(page, 3)
     assert '<section id="journey"' in page
     assert 'hx-trigger="every 5s"' in page
     assert "nothing to do right now" in page
@@ -316,7 +324,7 @@ def test_the_poll_gets_only_the_steps(client, journey_steps):
 
     assert partial.strip().startswith('<section id="journey"')
     assert "<html" not in partial
-    assert selectors.KYB_UNDER_REVIEW in partial
+    assert KYB_UNDER_REVIEW in partial
 
 
 def test_hardware_on_its_way_is_said_on_the_setup_step(client, journey_steps):
@@ -327,7 +335,7 @@ def test_hardware_on_its_way_is_said_on_the_setup_step(client, journey_steps):
 
     page = dashboard_of(client, merchant)
 
-    assert selectors.HARDWARE_ON_ITS_WAY in step_item(page, 9)
+    assert HARDWARE_ON_ITS_WAY in step_item(page, 9)
     assert "1ZTRACK" in step_item(page, 9)
     assert 'hx-trigger="every 5s"' in page
 
@@ -365,13 +373,13 @@ def test_a_failed_step_without_a_recorded_error_still_says_what_to_do(client, jo
 
     page = dashboard_of(client, merchant)
 
-    assert selectors.STEP_RETRY in step_item(page, 3)
+    assert STEP_RETRY in step_item(page, 3)
     assert "something went wrong" not in page.lower()
 
 
 def test_a_blocked_journey_is_said_at_the_top(client, journey_steps):
     merchant = account_created_merchant()
-    services.merchant_journey_block(merchant=merchant, actor=None, reason="Fraud check pending")
+    journey.merchant_journey_block(merchant=merchant, actor=None, reason="Fraud check pending")
 
     assert "Your onboarding is on hold: Fraud check pending" in dashboard_of(client, merchant)
 
@@ -402,4 +410,4 @@ def test_the_dashboard_costs_the_same_queries_with_1_or_50_history_rows(client, 
 
 
 def test_every_step_status_has_words(journey_steps):
-    assert set(selectors.STATUS_WORDS) == set(StepStatus.values)
+    assert set(STATUS_WORDS) == set(StepStatus.values)

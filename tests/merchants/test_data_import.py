@@ -13,13 +13,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from apps.merchants import services, validators
-from apps.merchants.models import (
-    DataImport,
-    DataImportStatus,
-    ImportedCustomer,
-    ImportedProduct,
-)
+from apps.merchants import validators
+from apps.merchants.choices import DataImportStatus
+from apps.merchants.models import DataImport, ImportedCustomer, ImportedProduct
+from apps.merchants.services import data_import, steps
 from apps.merchants.views.data_import import IMPORT_REFUSED, IMPORTS_DONE, IMPORTS_SKIPPED
 from apps.progress.models import StepStatus
 from tests.accounts.factories import AeUserFactory, IcUserFactory, OpsUserFactory
@@ -271,7 +268,7 @@ def test_the_default_limits_are_2_mb_and_5000_rows(settings):
 
 def test_5000_rows_import_in_one_go(merchant):
     rows = "".join(f"SKU-{n},Item {n},{n % 100}.25,{n}\n" for n in range(5000))
-    record = services.data_import_run(
+    record = data_import.data_import_run(
         merchant=merchant,
         kind="products",
         upload=csv_file("sku,name,price,quantity\n" + rows),
@@ -284,7 +281,7 @@ def test_5000_rows_import_in_one_go(merchant):
 
 def test_many_problems_are_kept_up_to_a_hundred(merchant):
     rows = "".join(f"S-{n},Item,abc,1\n" for n in range(150))
-    record = services.data_import_run(
+    record = data_import.data_import_run(
         merchant=merchant,
         kind="products",
         upload=csv_file("sku,name,price,quantity\n" + rows),
@@ -292,7 +289,7 @@ def test_many_problems_are_kept_up_to_a_hundred(merchant):
     )
 
     assert len(record.errors) == 101
-    assert record.errors[-1] == services.IMPORT_MORE_ERRORS.format(count=50)
+    assert record.errors[-1] == data_import.IMPORT_MORE_ERRORS.format(count=50)
 
 
 @pytest.mark.parametrize(
@@ -340,7 +337,7 @@ def test_done_with_imports_needs_an_import(signed_in, merchant):
     done = signed_in.post(DONE, follow=True)
 
     assert refused.status_code == 422
-    assert services.IMPORT_DONE_NEEDS_AN_IMPORT in text(refused)
+    assert data_import.IMPORT_DONE_NEEDS_AN_IMPORT in text(refused)
     assert IMPORTS_DONE in text(done)
     assert step(merchant).status == StepStatus.COMPLETED
 
@@ -351,7 +348,7 @@ def test_a_finished_step_is_not_finished_twice(signed_in, merchant):
     response = signed_in.post(DONE)
 
     assert response.status_code == 409
-    assert services.STEP_ALREADY_DONE in text(response)
+    assert steps.STEP_ALREADY_DONE in text(response)
 
 
 def test_the_step_waits_for_step_7(client, journey_steps):

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from apps.compliance.models import KybKycAuditLog
+from apps.core.errors import DomainError, TransitionRefused
 from apps.integrations.models import (
     ExternalSystemSync,
     IntegrationEvent,
@@ -19,7 +20,7 @@ from apps.integrations.models import (
 from apps.integrations.providers.sandbox import KYB_REJECTED_REASON, sandbox_fail
 from apps.integrations.tasks import sandbox_webhook_send
 from apps.leads.models import LeadStatus
-from apps.merchants import selectors, services
+from apps.merchants.choices import CheckStatus
 from apps.merchants.forms_onboarding import (
     EIN_CHANGE_HINT,
     EIN_FORMAT,
@@ -27,7 +28,9 @@ from apps.merchants.forms_onboarding import (
     EIN_REQUIRED,
     POSTAL_CODE_INVALID,
 )
-from apps.merchants.models import CheckStatus, Merchant
+from apps.merchants.models import Merchant
+from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_DELAYED, KYB_UNDER_REVIEW, KYB_VERIFYING
+from apps.merchants.services import kyb
 from apps.merchants.views.kyb import KYB_SUBMITTED
 from apps.progress.models import StepStatus
 from apps.routing.models import AssignmentStatus, QueueAssignment
@@ -145,7 +148,7 @@ def test_an_ein_another_business_has_is_refused_on_the_ein_field(client, journey
 
     assert response.status_code == 422
     assert 'id="id_ein-error"' in response.text
-    assert services.EIN_TAKEN in response.text
+    assert kyb.EIN_TAKEN in response.text
     merchant.refresh_from_db()
     assert (merchant.kyb_status, merchant.ein_hash) == (C.PENDING, None)
 
@@ -157,10 +160,10 @@ def test_a_duplicate_ein_that_slips_past_the_check_is_refused_by_the_unique_key(
     MerchantFactory(ein=APPROVED_EIN)
     merchant = account_created_merchant()
     # A concurrent request stored the EIN between the check and the save.
-    monkeypatch.setattr(services, "ein_taken", lambda **kwargs: False)
+    monkeypatch.setattr(kyb, "ein_taken", lambda **kwargs: False)
 
-    with pytest.raises(services.DomainError) as refused:
-        services.merchant_kyb_details_save(merchant=merchant, actor=None, ein=APPROVED_EIN)
+    with pytest.raises(DomainError) as refused:
+        kyb.merchant_kyb_details_save(merchant=merchant, actor=None, ein=APPROVED_EIN)
 
     assert refused.value.code == "ein_taken"
     assert Merchant.objects.get(pk=merchant.pk).ein_hash is None
@@ -197,8 +200,8 @@ def test_a_typed_ein_is_not_sent_back_with_other_errors(client, journey_steps):
 @pytest.mark.django_db
 def test_the_service_refuses_changes_while_kyb_is_being_verified(journey_steps):
     merchant = MerchantFactory(kyb_status=C.SUBMITTED)
-    with pytest.raises(services.TransitionRefused, match="being verified"):
-        services.merchant_kyb_details_save(
+    with pytest.raises(TransitionRefused, match="being verified"):
+        kyb.merchant_kyb_details_save(
             merchant=merchant, actor=None, legal_business_name="Other"
         )
     assert Merchant.objects.get(pk=merchant.pk).legal_business_name != "Other"
@@ -211,7 +214,7 @@ def test_posting_while_being_verified_is_a_409_and_changes_nothing(client, journ
     response = signed_in(client, merchant).post(KYB, details(legal_business_name="Changed"))
 
     assert response.status_code == 409
-    assert services.KYB_BEING_VERIFIED in response.text
+    assert kyb.KYB_BEING_VERIFIED in response.text
     assert Merchant.objects.get(pk=merchant.pk).legal_business_name == "Stays"
 
 
@@ -234,7 +237,7 @@ def test_approved_kyb_qualifies_the_lead_and_moves_the_journey_to_step_four(clie
     assert step_status(merchant, 3) == StepStatus.COMPLETED
     assert step_status(merchant, 4) == StepStatus.IN_PROGRESS
     assert merchant.current_step == 4
-    assert selectors.KYB_APPROVED in client.get(KYB).text
+    assert KYB_APPROVED in client.get(KYB).text
 
 
 @flow
@@ -325,9 +328,9 @@ def test_review_required_is_said_and_queued_for_compliance(client, journey_steps
     item = QueueAssignment.objects.get(merchant=merchant)
     assert (item.queue.code, item.status) == ("compliance_review", AssignmentStatus.QUEUED)
     kyb_page = client.get(KYB).text
-    assert selectors.KYB_UNDER_REVIEW in kyb_page
+    assert KYB_UNDER_REVIEW in kyb_page
     assert 'hx-trigger="every 5s"' in kyb_page
-    assert selectors.KYB_UNDER_REVIEW in client.get(DASHBOARD).text
+    assert KYB_UNDER_REVIEW in client.get(DASHBOARD).text
     assert KybKycAuditLog.objects.get(merchant=merchant).decision == "review_required"
 
 
@@ -338,7 +341,7 @@ def test_compliance_approves_a_review_and_the_journey_moves_on(client, journey_s
     signed_in(client, merchant).post(KYB, details(ein=REVIEW_EIN))
     reviewer = ComplianceUserFactory()
 
-    services.merchant_kyb_review_decide(
+    kyb.merchant_kyb_review_decide(
         merchant=Merchant.objects.get(pk=merchant.pk),
         decision=C.APPROVED,
         notes="Articles of organization match",
@@ -373,8 +376,8 @@ def test_the_page_polls_while_verifying_and_says_when_the_provider_is_slow(clien
     poll = client.get(KYB, headers={"HX-Request": "true"})
     assert poll.text.strip().startswith('<section id="kyb"')
     assert 'hx-trigger="every 5s"' in poll.text
-    assert selectors.KYB_VERIFYING in poll.text
-    assert selectors.KYB_DELAYED in poll.text  # the provider is down: we keep trying
+    assert KYB_VERIFYING in poll.text
+    assert KYB_DELAYED in poll.text  # the provider is down: we keep trying
 
 
 @flow

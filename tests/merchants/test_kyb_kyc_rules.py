@@ -8,8 +8,8 @@ import pytest
 from apps.compliance.models import KybKycAuditLog
 from apps.core.errors import ActionForbidden, DomainError
 from apps.leads.models import LeadStatus
-from apps.merchants import services
-from apps.merchants.models import CheckStatus, PersonType, VerificationStatus
+from apps.merchants.choices import CheckStatus, PersonType, VerificationStatus
+from apps.merchants.services import bank, decisions, kyb, kyc
 from tests.merchants.factories import (
     MerchantBankAccountFactory,
     MerchantFactory,
@@ -23,7 +23,7 @@ C = CheckStatus
 
 def test_provider_approval_qualifies_the_lead_and_writes_the_audit_row():
     merchant = MerchantFactory(kyb_status=C.SUBMITTED)
-    services.merchant_kyb_decide(
+    kyb.merchant_kyb_decide(
         merchant=merchant,
         decision=C.APPROVED,
         provider="sandbox",
@@ -46,10 +46,10 @@ def test_provider_approval_qualifies_the_lead_and_writes_the_audit_row():
 
 def test_rejection_keeps_the_reason_for_the_merchant_and_allows_resubmission():
     merchant = MerchantFactory(kyb_status=C.SUBMITTED)
-    services.merchant_kyb_decide(merchant=merchant, decision=C.REJECTED, notes="EIN mismatch")
+    kyb.merchant_kyb_decide(merchant=merchant, decision=C.REJECTED, notes="EIN mismatch")
     merchant.refresh_from_db()
     assert merchant.kyb_rejection_reason == "EIN mismatch"
-    services.merchant_kyb_submit(merchant=merchant, actor=merchant.user)
+    kyb.merchant_kyb_submit(merchant=merchant, actor=merchant.user)
     merchant.refresh_from_db()
     assert merchant.kyb_status == C.SUBMITTED
     assert merchant.kyb_rejection_reason == ""
@@ -59,14 +59,14 @@ def test_rejection_keeps_the_reason_for_the_merchant_and_allows_resubmission():
 def test_kyb_submit_refused_while_the_legal_entity_is_incomplete():
     merchant = MerchantFactory(registered_address_line1="")
     with pytest.raises(DomainError, match="registered address"):
-        services.merchant_kyb_submit(merchant=merchant, actor=None)
+        kyb.merchant_kyb_submit(merchant=merchant, actor=None)
     merchant.refresh_from_db()
     assert merchant.kyb_status == C.PENDING
 
 
 def test_compliance_reviewer_decides_a_review_with_notes_and_is_recorded(compliance_user):
     merchant = MerchantFactory(kyb_status=C.REVIEW_REQUIRED)
-    services.merchant_kyb_decide(
+    kyb.merchant_kyb_decide(
         merchant=merchant, decision=C.APPROVED, actor=compliance_user, notes="Docs verified"
     )
     merchant.refresh_from_db()
@@ -80,8 +80,8 @@ def test_compliance_reviewer_decides_a_review_with_notes_and_is_recorded(complia
 
 def test_a_reviewer_decision_without_notes_is_refused(compliance_user):
     merchant = MerchantFactory(kyb_status=C.REVIEW_REQUIRED)
-    with pytest.raises(DomainError, match=services.NOTES_REQUIRED):
-        services.merchant_kyb_decide(merchant=merchant, decision=C.APPROVED, actor=compliance_user)
+    with pytest.raises(DomainError, match=decisions.NOTES_REQUIRED):
+        kyb.merchant_kyb_decide(merchant=merchant, decision=C.APPROVED, actor=compliance_user)
     assert not KybKycAuditLog.objects.exists()
 
 
@@ -90,7 +90,7 @@ def test_only_compliance_may_decide_a_kyb_review(role_user, request):
     user = request.getfixturevalue(role_user)
     merchant = MerchantFactory(kyb_status=C.REVIEW_REQUIRED)
     with pytest.raises(ActionForbidden):
-        services.merchant_kyb_decide(
+        kyb.merchant_kyb_decide(
             merchant=merchant, decision=C.APPROVED, actor=user, notes="looks fine"
         )
     merchant.refresh_from_db()
@@ -100,8 +100,8 @@ def test_only_compliance_may_decide_a_kyb_review(role_user, request):
 
 def test_an_unknown_decision_is_refused():
     merchant = MerchantFactory(kyb_status=C.SUBMITTED)
-    with pytest.raises(DomainError, match=services.UNKNOWN_DECISION):
-        services.merchant_kyb_decide(merchant=merchant, decision="maybe")
+    with pytest.raises(DomainError, match=decisions.UNKNOWN_DECISION):
+        kyb.merchant_kyb_decide(merchant=merchant, decision="maybe")
 
 
 def _submitted_persons(merchant, *types):
@@ -119,10 +119,10 @@ def _submitted_persons(merchant, *types):
 def test_merchant_kyc_is_approved_only_when_every_person_is():
     merchant = MerchantFactory()
     first, second = _submitted_persons(merchant, PersonType.BOTH, PersonType.OWNER)
-    services.person_kyc_decide(person=first, decision=C.APPROVED)
+    kyc.person_kyc_decide(person=first, decision=C.APPROVED)
     merchant.refresh_from_db()
     assert merchant.kyc_status == C.SUBMITTED
-    services.person_kyc_decide(person=second, decision=C.APPROVED)
+    kyc.person_kyc_decide(person=second, decision=C.APPROVED)
     merchant.refresh_from_db()
     assert merchant.kyc_status == C.APPROVED
     assert merchant.kyc_all_approved_at is not None
@@ -132,8 +132,8 @@ def test_merchant_kyc_is_approved_only_when_every_person_is():
 def test_one_rejected_person_rejects_the_merchant_kyc():
     merchant = MerchantFactory()
     first, second = _submitted_persons(merchant, PersonType.BOTH, PersonType.OWNER)
-    services.person_kyc_decide(person=first, decision=C.APPROVED)
-    services.person_kyc_decide(person=second, decision=C.REJECTED, notes="SSN mismatch")
+    kyc.person_kyc_decide(person=first, decision=C.APPROVED)
+    kyc.person_kyc_decide(person=second, decision=C.REJECTED, notes="SSN mismatch")
     merchant.refresh_from_db()
     assert merchant.kyc_status == C.REJECTED
 
@@ -141,14 +141,14 @@ def test_one_rejected_person_rejects_the_merchant_kyc():
 def _activatable_merchant():
     merchant = MerchantFactory()
     for person in _submitted_persons(merchant, PersonType.BOTH, PersonType.OWNER):
-        services.person_kyc_decide(person=person, decision=C.APPROVED)
+        kyc.person_kyc_decide(person=person, decision=C.APPROVED)
     merchant.refresh_from_db()
     return merchant
 
 
 def test_payments_activation_with_every_person_approved(merchant_user):
     merchant = _activatable_merchant()
-    services.merchant_payments_activate(merchant=merchant, actor=merchant_user)
+    kyc.merchant_payments_activate(merchant=merchant, actor=merchant_user)
     merchant.refresh_from_db()
     assert merchant.payments_activated is True
     assert merchant.payments_activated_at is not None
@@ -157,8 +157,8 @@ def test_payments_activation_with_every_person_approved(merchant_user):
 def test_payments_activation_refused_while_a_person_is_not_approved():
     merchant = MerchantFactory()
     _submitted_persons(merchant, PersonType.BOTH)
-    with pytest.raises(DomainError, match=services.KYC_NOT_APPROVED):
-        services.merchant_payments_activate(merchant=merchant, actor=None)
+    with pytest.raises(DomainError, match=kyc.KYC_NOT_APPROVED):
+        kyc.merchant_payments_activate(merchant=merchant, actor=None)
     merchant.refresh_from_db()
     assert merchant.payments_activated is False
 
@@ -166,31 +166,31 @@ def test_payments_activation_refused_while_a_person_is_not_approved():
 def test_payments_activation_refused_when_owners_exceed_100_percent():
     merchant = _activatable_merchant()
     merchant.persons.filter(person_type=PersonType.OWNER).update(ownership_percentage=Decimal("60"))
-    with pytest.raises(DomainError, match=services.OWNERSHIP_OVER_100):
-        services.merchant_payments_activate(merchant=merchant, actor=None)
+    with pytest.raises(DomainError, match=kyc.OWNERSHIP_OVER_100):
+        kyc.merchant_payments_activate(merchant=merchant, actor=None)
 
 
 def test_payments_activation_refused_without_a_representative():
     merchant = MerchantFactory()
     for person in _submitted_persons(merchant, PersonType.OWNER):
-        services.person_kyc_decide(person=person, decision=C.APPROVED)
+        kyc.person_kyc_decide(person=person, decision=C.APPROVED)
     merchant.refresh_from_db()
-    with pytest.raises(DomainError, match=services.NO_REPRESENTATIVE):
-        services.merchant_payments_activate(merchant=merchant, actor=None)
+    with pytest.raises(DomainError, match=kyc.NO_REPRESENTATIVE):
+        kyc.merchant_payments_activate(merchant=merchant, actor=None)
 
 
 def _verify(bank_account):
-    services.bank_account_verification_start(bank_account=bank_account, actor=None)
-    services.bank_account_verification_succeed(bank_account=bank_account)
+    bank.bank_account_verification_start(bank_account=bank_account, actor=None)
+    bank.bank_account_verification_succeed(bank_account=bank_account)
 
 
 def test_payouts_enabled_only_with_verified_primary_bank_and_approved_kyc():
     merchant = _activatable_merchant()
     bank_account = MerchantBankAccountFactory(merchant=merchant)
-    services.bank_account_verification_start(bank_account=bank_account, actor=None)
+    bank.bank_account_verification_start(bank_account=bank_account, actor=None)
     merchant.refresh_from_db()
     assert merchant.payouts_enabled is False
-    services.bank_account_verification_succeed(bank_account=bank_account)
+    bank.bank_account_verification_succeed(bank_account=bank_account)
     merchant.refresh_from_db()
     assert merchant.payouts_enabled is True
     assert merchant.payouts_enabled_at is not None
@@ -215,7 +215,7 @@ def test_payouts_turn_off_when_the_primary_account_is_replaced(merchant_user):
     merchant = _activatable_merchant()
     old = MerchantBankAccountFactory(merchant=merchant)
     _verify(old)
-    replacement = services.bank_account_add(
+    replacement = bank.bank_account_add(
         merchant=merchant,
         actor=merchant_user,
         account_holder_name="Acme LLC",
@@ -236,8 +236,8 @@ def test_payouts_turn_off_when_the_primary_account_is_replaced(merchant_user):
 def test_a_failed_first_verification_keeps_payouts_held():
     merchant = _activatable_merchant()
     bank_account = MerchantBankAccountFactory(merchant=merchant)
-    services.bank_account_verification_start(bank_account=bank_account, actor=None)
-    services.bank_account_verification_fail(bank_account=bank_account, reason="Account closed")
+    bank.bank_account_verification_start(bank_account=bank_account, actor=None)
+    bank.bank_account_verification_fail(bank_account=bank_account, reason="Account closed")
     merchant.refresh_from_db()
     bank_account.refresh_from_db()
     assert merchant.payouts_enabled is False
@@ -250,7 +250,7 @@ def test_payouts_turn_off_when_kyc_is_lost():
     merchant.refresh_from_db()
     assert merchant.payouts_enabled is True
     newcomer = MerchantPersonFactory(merchant=merchant, person_type=PersonType.OWNER)
-    services.person_kyc_submit(person=newcomer, actor=None)
+    kyc.person_kyc_submit(person=newcomer, actor=None)
     merchant.refresh_from_db()
     assert merchant.kyc_status == C.SUBMITTED
     assert merchant.payouts_enabled is False
@@ -260,8 +260,8 @@ def test_payouts_turn_off_when_kyc_is_lost():
 @pytest.mark.parametrize("status", [C.PENDING, C.SUBMITTED, C.APPROVED, C.REJECTED])
 def test_a_reviewer_cannot_decide_a_case_that_is_not_under_review(status, compliance_user):
     merchant = MerchantFactory(kyb_status=status)
-    with pytest.raises(DomainError, match=services.NOT_UNDER_REVIEW):
-        services.merchant_kyb_decide(
+    with pytest.raises(DomainError, match=decisions.NOT_UNDER_REVIEW):
+        kyb.merchant_kyb_decide(
             merchant=merchant, decision=C.APPROVED, actor=compliance_user, notes="ok"
         )
     merchant.refresh_from_db()

@@ -15,9 +15,11 @@ from apps.compliance.models import KybKycAuditLog
 from apps.core.errors import DomainError
 from apps.integrations.models import ExternalSystemSync, IntegrationEvent, SandboxLedgerEntry
 from apps.integrations.providers import sandbox
-from apps.merchants import services, validators
+from apps.merchants import validators
+from apps.merchants.choices import CheckStatus, PersonType
 from apps.merchants.forms_setup import DOB_REQUIRED, SSN_REQUIRED
-from apps.merchants.models import CheckStatus, MerchantPerson, PersonType
+from apps.merchants.models import MerchantPerson
+from apps.merchants.services import decisions, kyc
 from apps.merchants.views.kyc import KYC_SUBMITTED, PERSON_ADDED
 from apps.progress.models import StepStatus
 from apps.routing.models import AssignmentStatus, QueueAssignment
@@ -176,7 +178,7 @@ def test_owners_above_100_percent_are_refused_naming_the_total(signed_in, mercha
     )
 
     assert response.status_code == 422
-    assert services.OWNERS_TOTAL_OVER_100.format(total="110.50") in text(response)
+    assert kyc.OWNERS_TOTAL_OVER_100.format(total="110.50") in text(response)
     assert MerchantPerson.objects.count() == 1
 
 
@@ -188,7 +190,7 @@ def test_an_edit_counts_the_other_owners_only(signed_in, merchant):
     lowered = signed_in.post(edit_url(owner), person_data(ownership_percentage="55", ssn=""))
 
     assert raised.status_code == 422
-    assert services.OWNERS_TOTAL_OVER_100.format(total="101.00") in text(raised)
+    assert kyc.OWNERS_TOTAL_OVER_100.format(total="101.00") in text(raised)
     assert lowered.status_code == 302
     owner.refresh_from_db()
     assert owner.ownership_percentage == Decimal("55.00")
@@ -203,7 +205,7 @@ def test_the_service_refuses_owners_above_100_percent_too(merchant):
         date_of_birth=date(1980, 5, 17),
     )
     with pytest.raises(DomainError, match=r"110\.00"):
-        services.person_add(merchant=merchant, actor=merchant.user, **fields)
+        kyc.person_add(merchant=merchant, actor=merchant.user, **fields)
     assert MerchantPerson.objects.count() == 1
 
 
@@ -216,9 +218,9 @@ def test_a_representative_holds_no_share_and_an_owner_must_say_theirs(signed_in)
     )
 
     assert representative.status_code == 422
-    assert services.OWNERSHIP_ONLY_OWNERS in text(representative)
+    assert kyc.OWNERSHIP_ONLY_OWNERS in text(representative)
     assert owner.status_code == 422
-    assert services.OWNERSHIP_REQUIRED in text(owner)
+    assert kyc.OWNERSHIP_REQUIRED in text(owner)
     assert not MerchantPerson.objects.exists()
 
 
@@ -247,7 +249,7 @@ def test_an_ssn_ending_0000_never_reaches_the_provider(signed_in, merchant, run_
     run_on_commit(lambda: signed_in.post(ADD, person_data(ssn="123-45-0000")))
     run_on_commit(lambda: signed_in.post(SUBMIT))
     with pytest.raises(DomainError, match=validators.SSN_INVALID):
-        services.person_add(
+        kyc.person_add(
             merchant=merchant,
             actor=merchant.user,
             **{**person_data(), "ssn": "123450000", "date_of_birth": date(1980, 5, 17)},
@@ -332,7 +334,7 @@ def test_submit_without_a_representative_is_refused(signed_in, merchant):
     response = signed_in.post(SUBMIT)
 
     assert response.status_code == 422
-    assert services.NO_REPRESENTATIVE in text(response)
+    assert kyc.NO_REPRESENTATIVE in text(response)
     owner.refresh_from_db()
     assert owner.kyc_status == CheckStatus.PENDING
 
@@ -341,7 +343,7 @@ def test_submit_with_nobody_is_refused(signed_in):
     response = signed_in.post(SUBMIT)
 
     assert response.status_code == 422
-    assert services.NO_PERSONS in text(response)
+    assert kyc.NO_PERSONS in text(response)
 
 
 def test_an_approved_person_activates_payments_and_completes_step_7(
@@ -443,7 +445,7 @@ def test_review_required_queues_the_merchant_for_compliance(signed_in, merchant,
     person = MerchantPerson.objects.get()
     assert person.kyc_status == CheckStatus.REVIEW_REQUIRED
     item = QueueAssignment.objects.get(merchant=merchant)
-    assert item.queue.code == services.KYC_REVIEW_QUEUE
+    assert item.queue.code == decisions.REVIEW_QUEUE
     assert "KYC review required: Maya Okafor" in item.reason
     page = text(signed_in.get(KYC))
     assert "Under review by our compliance team" in page
@@ -458,7 +460,7 @@ def test_a_compliance_reviewer_approves_with_notes_and_payments_activate(
     person = MerchantPerson.objects.get()
 
     run_on_commit(
-        lambda: services.person_kyc_review_decide(
+        lambda: kyc.person_kyc_review_decide(
             person=person, decision="approved", notes="Passport checked", actor=compliance_user
         )
     )
@@ -484,7 +486,7 @@ def test_person_kyc_decide_by_a_compliance_user_activates_payments_too(
     )
 
     run_on_commit(
-        lambda: services.person_kyc_decide(
+        lambda: kyc.person_kyc_decide(
             person=person, decision="approved", actor=compliance_user, notes="ID verified"
         )
     )
@@ -497,12 +499,12 @@ def test_person_kyc_decide_by_a_compliance_user_activates_payments_too(
 def test_a_reviewer_rejection_needs_notes(merchant, compliance_user):
     person = MerchantPersonFactory(merchant=merchant, kyc_status=CheckStatus.REVIEW_REQUIRED)
 
-    with pytest.raises(DomainError, match=services.NOTES_REQUIRED):
-        services.person_kyc_review_decide(
+    with pytest.raises(DomainError, match=decisions.NOTES_REQUIRED):
+        kyc.person_kyc_review_decide(
             person=person, decision="rejected", notes=" ", actor=compliance_user
         )
-    with pytest.raises(DomainError, match=services.KYC_REVIEW_DECISION_UNKNOWN):
-        services.person_kyc_review_decide(
+    with pytest.raises(DomainError, match=decisions.REVIEW_DECISION_UNKNOWN):
+        kyc.person_kyc_review_decide(
             person=person, decision="review_required", notes="x", actor=compliance_user
         )
     person.refresh_from_db()
@@ -525,7 +527,7 @@ def test_payments_wait_until_every_person_is_approved(signed_in, merchant, run_o
     statuses = set(MerchantPerson.objects.values_list("kyc_status", flat=True))
     assert statuses == {CheckStatus.APPROVED, CheckStatus.REVIEW_REQUIRED}
     assert merchant.payments_activated is False
-    assert services.merchant_payments_activation_attempt(merchant=merchant) is False
+    assert kyc.merchant_payments_activation_attempt(merchant=merchant) is False
     assert step(merchant, 7).status == StepStatus.IN_PROGRESS
 
 
@@ -536,7 +538,7 @@ def test_the_page_polls_while_a_check_is_under_way_and_reloads_once_it_is_over(
 
     waiting = text(signed_in.get(KYC))
     polled = signed_in.get(STATUS, headers={"HX-Request": "true"})
-    services.person_kyc_decide(person=person, decision="rejected", notes="Name mismatch")
+    kyc.person_kyc_decide(person=person, decision="rejected", notes="Name mismatch")
     over = signed_in.get(STATUS, headers={"HX-Request": "true"})
 
     assert f'hx-get="{STATUS}"' in waiting
@@ -563,7 +565,7 @@ def test_a_person_being_checked_or_approved_cannot_be_edited_or_removed(
     signed_in, merchant, status
 ):
     person = MerchantPersonFactory(merchant=merchant, kyc_status=status, first_name="Ada")
-    locked = services.PERSON_LOCKED.format(name=person)
+    locked = kyc.PERSON_LOCKED.format(name=person)
 
     page = signed_in.get(edit_url(person))
     edited = signed_in.post(edit_url(person), person_data(first_name="Eve"))
@@ -605,8 +607,8 @@ def test_nobody_is_added_or_removed_once_payments_are_active(client, journey_ste
     removed = client.post(remove_url(person))
 
     assert added.status_code == removed.status_code == 409
-    assert services.PERSONS_LOCKED_PAYMENTS_ACTIVE in text(added)
-    assert services.PERSONS_LOCKED_PAYMENTS_ACTIVE in text(removed)
+    assert kyc.PERSONS_LOCKED_PAYMENTS_ACTIVE in text(added)
+    assert kyc.PERSONS_LOCKED_PAYMENTS_ACTIVE in text(removed)
     assert MerchantPerson.objects.count() == 1
 
 
@@ -616,7 +618,7 @@ def test_nothing_to_submit_when_everyone_was_sent(signed_in, merchant):
     response = signed_in.post(SUBMIT)
 
     assert response.status_code == 409
-    assert services.NOTHING_TO_SUBMIT in text(response)
+    assert kyc.NOTHING_TO_SUBMIT in text(response)
 
 
 # --- PII, ownership, roles, queries -----------------------------------------------------------

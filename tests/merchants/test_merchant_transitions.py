@@ -1,7 +1,7 @@
 import pytest
 
-from apps.merchants import services
-from apps.merchants.models import CheckStatus, JourneyStatus, VerificationStatus
+from apps.merchants.choices import CheckStatus, JourneyStatus, VerificationStatus
+from apps.merchants.services import bank, journey, kyb, kyc
 from apps.progress.models import StepStatus
 from tests.fsm_matrix import Case, allowed, check_allowed, check_refused, refused
 from tests.merchants.factories import (
@@ -32,11 +32,11 @@ def _merchant_with_required_steps_done(state):
 
 
 def _decide(decision, **kwargs):
-    return lambda m: services.merchant_kyb_decide(merchant=m, decision=decision, **kwargs)
+    return lambda m: kyb.merchant_kyb_decide(merchant=m, decision=decision, **kwargs)
 
 
 def _person_decide(decision):
-    return lambda p: services.person_kyc_decide(person=p, decision=decision, provider="sandbox")
+    return lambda p: kyc.person_kyc_decide(person=p, decision=decision, provider="sandbox")
 
 
 def _bank(state):
@@ -46,7 +46,7 @@ def _bank(state):
 CASES = [
     Case(
         "kyb_submit", _merchant("kyb_status"), "kyb_status", [C.PENDING, C.REJECTED], C.SUBMITTED,
-        lambda m: services.merchant_kyb_submit(merchant=m, actor=None), C.values,
+        lambda m: kyb.merchant_kyb_submit(merchant=m, actor=None), C.values,
         "merchant_kyb_submit", "merchant.kyb_submitted",
     ),
     Case(
@@ -67,30 +67,30 @@ CASES = [
     Case(
         "journey_complete", _merchant_with_required_steps_done, "journey_status",
         [J.IN_PROGRESS], J.COMPLETED,
-        lambda m: services.merchant_journey_complete(merchant=m), J.values,
+        lambda m: journey.merchant_journey_complete(merchant=m), J.values,
         "merchant_journey_complete", "merchant.journey_completed",
     ),
     Case(
         "journey_block", _merchant("journey_status"), "journey_status", [J.IN_PROGRESS],
         J.BLOCKED,
-        lambda m: services.merchant_journey_block(merchant=m, actor=None, reason="Lost EIN"),
+        lambda m: journey.merchant_journey_block(merchant=m, actor=None, reason="Lost EIN"),
         J.values, "merchant_journey_block: Lost EIN", "merchant.blocked",
     ),
     Case(
         "journey_abandon", _merchant("journey_status"), "journey_status", [J.IN_PROGRESS],
-        J.ABANDONED, lambda m: services.merchant_journey_abandon(merchant=m), J.values,
+        J.ABANDONED, lambda m: journey.merchant_journey_abandon(merchant=m), J.values,
         "merchant_journey_abandon", "merchant.abandoned",
     ),
     Case(
         "journey_resume", _merchant("journey_status"), "journey_status",
         [J.BLOCKED, J.ABANDONED], J.IN_PROGRESS,
-        lambda m: services.merchant_journey_resume(merchant=m), J.values,
+        lambda m: journey.merchant_journey_resume(merchant=m), J.values,
         "merchant_journey_resume", "merchant.resumed",
     ),
     Case(
         "person_kyc_submit", lambda s: MerchantPersonFactory(kyc_status=s), "kyc_status",
         [C.PENDING, C.REJECTED], C.SUBMITTED,
-        lambda p: services.person_kyc_submit(person=p, actor=None), C.values,
+        lambda p: kyc.person_kyc_submit(person=p, actor=None), C.values,
         "person_kyc_submit", "person.kyc_submitted",
     ),
     Case(
@@ -111,17 +111,17 @@ CASES = [
     Case(
         "bank_verification_start", _bank, "verification_status", [V.PENDING, V.FAILED],
         V.IN_PROGRESS,
-        lambda b: services.bank_account_verification_start(bank_account=b, actor=None),
+        lambda b: bank.bank_account_verification_start(bank_account=b, actor=None),
         V.values, "bank_account_verification_start", "bank_account.verification_started",
     ),
     Case(
         "bank_verification_succeed", _bank, "verification_status", [V.IN_PROGRESS], V.VERIFIED,
-        lambda b: services.bank_account_verification_succeed(bank_account=b), V.values,
+        lambda b: bank.bank_account_verification_succeed(bank_account=b), V.values,
         "bank_account_verification_succeed", "bank_account.verified",
     ),
     Case(
         "bank_verification_fail", _bank, "verification_status", [V.IN_PROGRESS], V.FAILED,
-        lambda b: services.bank_account_verification_fail(bank_account=b, reason="Closed"),
+        lambda b: bank.bank_account_verification_fail(bank_account=b, reason="Closed"),
         V.values, "bank_account_verification_fail: Closed", "bank_account.verification_failed",
     ),
 ]

@@ -10,14 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.leads.models import LeadStatus
-from apps.merchants import services
-from apps.merchants.models import JourneyStatus
-from apps.merchants.selectors_setup import (
+from apps.merchants.choices import JourneyStatus
+from apps.merchants.selectors.setup import (
     HARDWARE_CHECKLIST,
     HARDWARE_IN_TRANSIT,
     HARDWARE_WAITS_FOR_STEP_7,
     hardware_setup_available,
 )
+from apps.merchants.services import setup, steps
 from apps.merchants.views.setup import HARDWARE_DONE, LIVE, NO_HARDWARE_DONE
 from apps.orders.models.order import OrderStatus
 from apps.orders.models.shipment import ShipmentStatus
@@ -129,7 +129,7 @@ def test_no_hardware_is_refused_when_hardware_was_ordered(signed_in, merchant):
     response = signed_in.post(NO_HARDWARE)
 
     assert response.status_code == 409
-    assert services.HARDWARE_WAS_ORDERED in text(response)
+    assert setup.HARDWARE_WAS_ORDERED in text(response)
     assert step(merchant, 9).status == StepStatus.PENDING
 
 
@@ -193,7 +193,7 @@ def test_a_completed_checklist_is_not_changed(signed_in, merchant):
     response = signed_in.post(item_url("unbox"), {"done": "0"})
 
     assert response.status_code == 409
-    assert services.STEP_ALREADY_DONE in text(response)
+    assert steps.STEP_ALREADY_DONE in text(response)
     assert step(merchant, 9).step_data["checklist"]["unbox"] is True
 
 
@@ -284,7 +284,7 @@ def test_go_live_completes_data_import_when_something_was_imported(client, ready
 def test_a_lead_already_converted_stays_converted(journey_steps):
     ready = ready_merchant(lead__status=LeadStatus.CONVERTED)
 
-    services.merchant_go_live(merchant=ready, actor=ready.user)
+    setup.merchant_go_live(merchant=ready, actor=ready.user)
 
     ready.refresh_from_db()
     assert ready.is_active is True
@@ -298,7 +298,7 @@ def test_go_live_is_refused_with_the_list_of_missing_steps(client, journey_steps
     response = client.post(GO_LIVE)
 
     assert response.status_code == 409
-    assert services.GO_LIVE_MISSING_STEPS.format(
+    assert setup.GO_LIVE_MISSING_STEPS.format(
         steps="step 7 (Lightspeed Payments Activation (KYC)); step 9 (Setup Hardware)"
     ) in text(response)
     merchant.refresh_from_db()
@@ -320,7 +320,7 @@ def test_going_live_twice_is_refused(client, ready):
     response = client.post(GO_LIVE)
 
     assert response.status_code == 409
-    assert services.ALREADY_LIVE in text(response)
+    assert setup.ALREADY_LIVE in text(response)
     assert "Your business is live since" in text(response)
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from apps.core.seeding.reference import products_seed, routing_queues_seed, tax_rates_seed
 from apps.leads.models import Cohort
-from apps.merchants.models import CheckStatus
-from apps.merchants.services import merchant_kyb_submit
+from apps.merchants.choices import CheckStatus
+from apps.merchants.services.kyb import merchant_kyb_submit
 from tests.merchants.factories import MerchantFactory, MerchantLocationFactory
 from tests.orders.helpers import journey_until, kyb_approve
 

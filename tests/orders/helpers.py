@@ -4,8 +4,8 @@ and the sandbox ledger."""
 import uuid
 
 from apps.integrations.models import SandboxLedgerEntry
-from apps.merchants.models import CheckStatus
-from apps.merchants.services import merchant_kyb_decide, merchant_kyb_submit
+from apps.merchants.choices import CheckStatus
+from apps.merchants.services.kyb import merchant_kyb_decide, merchant_kyb_submit
 from apps.orders import pricing
 from apps.orders.services import checkout, quotes
 from apps.progress.models import MerchantStepProgress

@@ -1,13 +1,15 @@
 """The two services other apps keep for the orders work: recording the merchant's external
-accounts (apps.merchants.services.merchant_external_ids_set, rule 1 for X-Series) and raising
-a delivery-failed alert for the IC queue (apps.progress.services.alert_raise_delivery_failed)."""
+accounts (apps.merchants.services.external_ids.merchant_external_ids_set, rule 1 for X-Series)
+and raising a delivery-failed alert for the IC queue
+(apps.progress.services.alert_raise_delivery_failed)."""
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import DomainError
-from apps.merchants.models import CheckStatus, Merchant
-from apps.merchants.services import (
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
+from apps.merchants.services.external_ids import (
     EXTERNAL_ID_TAKEN,
     X_SERIES_BEFORE_KYB,
     merchant_external_ids_set,

@@ -9,7 +9,7 @@ from django_fsm import can_proceed
 
 from apps.core.errors import TransitionRefused
 from apps.core.fsm import unmet_conditions
-from apps.merchants.models import CheckStatus
+from apps.merchants.choices import CheckStatus
 from apps.orders.models import Order, Payment
 from apps.orders.models.order import OrderStatus
 from apps.orders.services import quotes, transitions
@@ -77,7 +77,7 @@ def test_paying_is_refused_for_an_order_the_gate_holds(held_order):
 
 
 def test_once_kyb_is_approved_the_held_quote_goes_to_payment(held_order):
-    from apps.merchants.services import merchant_kyb_decide
+    from apps.merchants.services.kyb import merchant_kyb_decide
 
     merchant = held_order.merchant
     merchant_kyb_decide(merchant=merchant, decision=CheckStatus.APPROVED, provider="sandbox")

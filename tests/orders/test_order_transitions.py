@@ -3,7 +3,7 @@ import pytest
 from apps.core.errors import DomainError, TransitionRefused
 from apps.leads.models import LeadStatus
 from apps.leads.services import lead_qualify
-from apps.merchants.models import CheckStatus
+from apps.merchants.choices import CheckStatus
 from apps.orders.models import Order
 from apps.orders.models.order import (
     FulfillmentStatus,

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from apps.integrations.models import ExternalSystem, SyncStatus
 from apps.leads.models import Cohort
-from apps.merchants.models import CheckStatus, JourneyStatus
+from apps.merchants.choices import CheckStatus, JourneyStatus
 from apps.progress import selectors, views
 from apps.progress.models import AlertStatus, AlertType, Severity, StepStatus
 from tests.accounts.factories import (

@@ -185,7 +185,7 @@ def test_merchant_progress_create_makes_one_row_per_step_once(journey_steps):
 
 
 def test_journey_cannot_complete_with_a_required_step_open(journey_steps):
-    from apps.merchants.services import merchant_journey_complete
+    from apps.merchants.services.journey import merchant_journey_complete
 
     merchant = MerchantFactory()
     done = {f"s{i}": S.COMPLETED for i in range(1, 9)}

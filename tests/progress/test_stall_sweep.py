@@ -11,7 +11,7 @@ from django.core import mail
 from apps.core.seeding.reference import task_exists
 from apps.integrations.models import IntegrationEvent, SandboxLedgerEntry
 from apps.leads.models import Cohort, LeadStatus
-from apps.merchants.models import JourneyStatus
+from apps.merchants.choices import JourneyStatus
 from apps.progress import sweeps, tasks
 from apps.progress.models import AlertStatus, AlertType, Severity, StallAlert, StepStatus
 from apps.progress.services import alert_claim, step_complete
@@ -206,7 +206,7 @@ def test_a_journey_idle_for_30_days_is_abandoned_then_its_lead_lost(policies, fr
 def test_a_lost_event_for_a_journey_resumed_meanwhile_changes_nothing(policies, frozen):
     progress = _abandoned_journey(31 * DAY)
     sweeps.stall_sweep()  # the merchant.lost event waits in the outbox...
-    from apps.merchants.services import merchant_journey_resume
+    from apps.merchants.services.journey import merchant_journey_resume
 
     merchant_journey_resume(merchant=progress.merchant, reason="merchant called back")
     event = IntegrationEvent.objects.get(event_type=sweeps.MERCHANT_LOST)

@@ -63,17 +63,17 @@ from apps.core.seeding.demo_data import (
 from apps.core.seeding.reference import INTERVENTION_QUEUE
 from apps.leads.models import Cohort, Lead, SellingPlan, SetupPlan
 from apps.leads.services import lead_disqualify, lead_mark_lost
-from apps.merchants.models import CheckStatus as Kyb
+from apps.merchants.choices import CheckStatus as Kyb
+from apps.merchants.choices import PersonType as Person
 from apps.merchants.models import Merchant, MerchantLocation, MerchantPerson
-from apps.merchants.models import PersonType as Person
-from apps.merchants.services import (
+from apps.merchants.services.bank import (
     bank_account_add,
     bank_account_verification_start,
     bank_account_verification_succeed,
-    merchant_journey_abandon,
-    merchant_journey_complete,
-    merchant_kyb_decide,
-    merchant_kyb_submit,
+)
+from apps.merchants.services.journey import merchant_journey_abandon, merchant_journey_complete
+from apps.merchants.services.kyb import merchant_kyb_decide, merchant_kyb_submit
+from apps.merchants.services.kyc import (
     merchant_payments_activate,
     person_kyc_decide,
     person_kyc_submit,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from apps.accounts.roles import AE, COMPLIANCE, IC, MERCHANT, OPS
 from apps.leads.models import Cohort
-from apps.merchants.models import BusinessStructure
+from apps.merchants.choices import BusinessStructure
 from apps.progress.models import AlertType
 
 DEMO_PASSWORD = "demo-pass-2026"

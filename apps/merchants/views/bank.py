@@ -7,11 +7,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from apps.core.errors import TransitionRefused
-from apps.merchants import services
 from apps.merchants.access import merchant_required, owned_or_404
 from apps.merchants.forms_setup import BankAccountForm
 from apps.merchants.models import MerchantBankAccount
-from apps.merchants.selectors_setup import KYC_STEP, bank_account_current, step_page_url
+from apps.merchants.selectors.bank import bank_account_current
+from apps.merchants.selectors.steps import KYC_STEP, step_page_url
+from apps.merchants.services import bank
 from apps.merchants.views.setup import (
     call_service,
     done_response,
@@ -70,7 +71,7 @@ def bank_account(request):
         return _page(request, form=form, status=422)
     had_account = bank_account_current(merchant=request.merchant) is not None
     refusal = call_service(
-        lambda: services.bank_account_submit(
+        lambda: bank.bank_account_submit(
             merchant=request.merchant, actor=request.user, **form.cleaned_data
         )
     )
@@ -106,7 +107,7 @@ def bank_account_verify(request, account_id):
     """"Verify", and "Try again" after a failure: the account goes to the provider."""
     account = owned_or_404(MerchantBankAccount, request, pk=account_id)
     refusal = call_service(
-        lambda: services.bank_account_verify(bank_account=account, actor=request.user)
+        lambda: bank.bank_account_verify(bank_account=account, actor=request.user)
     )
     if refusal is not None:
         return _page(request, error=refusal.message, status=refusal_status(refusal))

@@ -7,9 +7,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.core.errors import DomainError
-from apps.merchants import services
 from apps.merchants.access import merchant_required
-from apps.merchants.selectors import merchant_dashboard
+from apps.merchants.selectors.dashboard import merchant_dashboard
+from apps.merchants.services import accounts
 
 TEMPLATE = "merchants/dashboard.html"
 CALL_REQUESTED = "Thank you: your account executive will call you soon."
@@ -31,7 +31,7 @@ def dashboard(request):
 def call_request(request):
     """The "Request a call" button: queued once for the AE; asking again says so."""
     try:
-        services.merchant_call_request(merchant=request.merchant, actor=request.user)
+        accounts.merchant_call_request(merchant=request.merchant, actor=request.user)
     except DomainError as exc:
         refusal = exc.message
     else:

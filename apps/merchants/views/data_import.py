@@ -5,17 +5,12 @@ step" skips it."""
 from django.conf import settings
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.merchants import services
 from apps.merchants.access import merchant_required
+from apps.merchants.choices import DataImportStatus
 from apps.merchants.forms_setup import DataImportForm
-from apps.merchants.models import DataImportStatus
-from apps.merchants.selectors_setup import (
-    DATA_IMPORT_STEP,
-    HARDWARE_SETUP_STEP,
-    data_import_counts,
-    data_import_list,
-    step_page_url,
-)
+from apps.merchants.selectors.data_import import data_import_counts, data_import_list
+from apps.merchants.selectors.steps import DATA_IMPORT_STEP, HARDWARE_SETUP_STEP, step_page_url
+from apps.merchants.services import data_import as data_import_services
 from apps.merchants.validators import IMPORT_COLUMNS, human_size
 from apps.merchants.views.setup import (
     call_service,
@@ -94,7 +89,7 @@ def data_import(request):
 
     def run():
         result.append(
-            services.data_import_run(
+            data_import_services.data_import_run(
                 merchant=request.merchant,
                 kind=form.cleaned_data["kind"],
                 upload=form.cleaned_data["file"],
@@ -125,7 +120,9 @@ def data_import(request):
 @require_POST
 def data_import_done(request):
     refusal = call_service(
-        lambda: services.data_import_finish(merchant=request.merchant, actor=request.user)
+        lambda: data_import_services.data_import_finish(
+            merchant=request.merchant, actor=request.user
+        )
     )
     if refusal is not None:
         return _page(request, error=refusal.message, status=refusal_status(refusal))
@@ -141,7 +138,9 @@ def data_import_done(request):
 @require_POST
 def data_import_skip(request):
     refusal = call_service(
-        lambda: services.data_import_skip(merchant=request.merchant, actor=request.user)
+        lambda: data_import_services.data_import_skip(
+            merchant=request.merchant, actor=request.user
+        )
     )
     if refusal is not None:
         return _page(request, error=refusal.message, status=refusal_status(refusal))

@@ -7,10 +7,14 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import reswap, retarget
 
 from apps.core.errors import DomainError, TransitionRefused
-from apps.merchants import services
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_onboarding import KybForm
-from apps.merchants.selectors import merchant_kyb_page
+from apps.merchants.selectors.kyb import merchant_kyb_page
+from apps.merchants.services.kyb import (
+    KYB_ALREADY_APPROVED,
+    KYB_BEING_VERIFIED,
+    merchant_kyb_details_submit,
+)
 
 TEMPLATE = "merchants/kyb.html"
 KYB_SUBMITTED = "Thank you: we are verifying your business (usually minutes)."
@@ -45,9 +49,9 @@ def kyb(request):
 
     if not page.editable:
         message = (
-            services.KYB_ALREADY_APPROVED
+            KYB_ALREADY_APPROVED
             if page.merchant.kyb_status == "approved"
-            else services.KYB_BEING_VERIFIED
+            else KYB_BEING_VERIFIED
         )
         return _render(request, page, notice=message, notice_level="error", status=409)
 
@@ -56,7 +60,7 @@ def kyb(request):
         return _render(request, page, form=form, status=422)
     details = form.details()
     try:
-        services.merchant_kyb_details_submit(
+        merchant_kyb_details_submit(
             merchant=page.merchant, actor=request.user, ein=details.pop("ein"), **details
         )
     except DomainError as exc:

@@ -9,16 +9,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from apps.core.errors import TransitionRefused
-from apps.merchants import services
 from apps.merchants.access import merchant_required, owned_or_404
 from apps.merchants.forms_setup import PII_RETYPE, PersonForm
 from apps.merchants.models import MerchantPerson
-from apps.merchants.selectors_setup import (
+from apps.merchants.selectors.kyc import kyc_overview
+from apps.merchants.selectors.steps import (
     DATA_IMPORT_STEP,
     HARDWARE_SETUP_STEP,
     KYC_STEP,
-    kyc_overview,
     step_page_url,
+)
+from apps.merchants.services.kyc import (
+    PERSON_LOCKED,
+    merchant_kyc_submit,
+    person_add,
+    person_remove,
+    person_update,
 )
 from apps.merchants.views.setup import (
     call_service,
@@ -104,7 +110,7 @@ def kyc_person_add(request):
         return _page(request, form=form, status=422)
     fields = form.person_fields()
     refusal = call_service(
-        lambda: services.person_add(merchant=request.merchant, actor=request.user, **fields)
+        lambda: person_add(merchant=request.merchant, actor=request.user, **fields)
     )
     if isinstance(refusal, TransitionRefused):  # not the input: the state refuses
         return _page(request, error=refusal.message, status=409)
@@ -137,7 +143,7 @@ def kyc_person_edit(request, person_id):
     """Correct a person not yet checked, or rejected (then submitted again). A person whose
     check is under way or passed is refused (409)."""
     person = owned_or_404(MerchantPerson, request, pk=person_id)
-    locked = services.PERSON_LOCKED.format(name=person)
+    locked = PERSON_LOCKED.format(name=person)
     if person.kyc_status not in ("pending", "rejected"):
         return _edit_page(request, person, error=locked, status=409)
     if request.method == "GET":
@@ -146,7 +152,7 @@ def kyc_person_edit(request, person_id):
     if not form.is_valid():
         return _edit_page(request, person, form=form, status=422)
     refusal = call_service(
-        lambda: services.person_update(person=person, actor=request.user, **form.person_fields())
+        lambda: person_update(person=person, actor=request.user, **form.person_fields())
     )
     if isinstance(refusal, TransitionRefused):
         return _edit_page(request, person, form=form, error=refusal.message, status=409)
@@ -162,7 +168,7 @@ def kyc_person_edit(request, person_id):
 def kyc_person_remove(request, person_id):
     person = owned_or_404(MerchantPerson, request, pk=person_id)
     name = str(person)
-    refusal = call_service(lambda: services.person_remove(person=person, actor=request.user))
+    refusal = call_service(lambda: person_remove(person=person, actor=request.user))
     if refusal is not None:
         return _page(request, error=refusal.message, status=refusal_status(refusal))
     return done_response(
@@ -180,7 +186,7 @@ def kyc_submit(request):
     sent = []
 
     def submit():
-        sent.extend(services.merchant_kyc_submit(merchant=request.merchant, actor=request.user))
+        sent.extend(merchant_kyc_submit(merchant=request.merchant, actor=request.user))
 
     refusal = call_service(submit)
     if refusal is not None:

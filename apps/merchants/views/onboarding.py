@@ -9,11 +9,11 @@ from django_htmx.http import reswap, retarget
 
 from apps.core.errors import DomainError
 from apps.leads.models import Lead
-from apps.merchants import services
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_onboarding import AccountCreateForm
 from apps.merchants.models import Merchant
-from apps.merchants.selectors import merchant_dashboard
+from apps.merchants.selectors.dashboard import merchant_dashboard
+from apps.merchants.services import accounts
 
 CREATE_TEMPLATE = "merchants/account_create.html"
 VERIFY_TEMPLATE = "merchants/account_verify.html"
@@ -69,7 +69,7 @@ def account_create(request):
     lead = lead_from_link(token) if token else None
     link_error = LEAD_LINK_INVALID if token and lead is None else ""
     if lead is not None and Merchant.objects.filter(lead=lead).exists():
-        context = {"refusal": services.LEAD_HAS_ACCOUNT, "lead": lead}
+        context = {"refusal": accounts.LEAD_HAS_ACCOUNT, "lead": lead}
         return render(request, CREATE_TEMPLATE, context, status=409)
 
     form = AccountCreateForm(request.POST or None, lead=lead)
@@ -79,14 +79,14 @@ def account_create(request):
             data = form.cleaned_data
             try:
                 if lead is not None:
-                    merchant = services.merchant_account_create(
+                    merchant = accounts.merchant_account_create(
                         lead=lead,
                         password=data["password1"],
                         legal_business_name=data["legal_business_name"],
                         base_url=base_url(request),
                     )
                 else:
-                    merchant = services.merchant_signup(
+                    merchant = accounts.merchant_signup(
                         email=data["email"],
                         password=data["password1"],
                         legal_business_name=data["legal_business_name"],
@@ -110,7 +110,7 @@ def account_create(request):
 def account_verify(request, token: str):
     """/account/verify/<token>/: the link in the verification email."""
     try:
-        user = services.merchant_email_verify(token=token)
+        user = accounts.merchant_email_verify(token=token)
     except DomainError as exc:
         return render(request, VERIFY_TEMPLATE, {"error": exc.message}, status=400)
     return render(request, VERIFY_TEMPLATE, {"verified_email": user.email})
@@ -122,7 +122,7 @@ def account_verify_resend(request):
     """The dashboard banner's "send the link again"."""
     merchant = request.merchant
     try:
-        services.merchant_verification_email_send(
+        accounts.merchant_verification_email_send(
             merchant=merchant, actor=request.user, base_url=base_url(request)
         )
     except DomainError as exc:

@@ -14,22 +14,24 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
-from apps.merchants import services
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_setup import ChecklistItemForm, FinalConfigForm
 from apps.merchants.models import Merchant
-from apps.merchants.selectors_setup import (
-    FINAL_CONFIG_STEP,
+from apps.merchants.selectors.setup import (
     HARDWARE_CHECKLIST,
-    HARDWARE_SETUP_STEP,
     final_config_choices,
     hardware_checklist,
     hardware_ordered,
     hardware_setup_available,
+)
+from apps.merchants.selectors.steps import (
+    FINAL_CONFIG_STEP,
+    HARDWARE_SETUP_STEP,
     required_steps_missing,
     step_gate,
     step_page_url,
 )
+from apps.merchants.services import setup, steps
 
 HARDWARE_TEMPLATE = "merchants/hardware_setup.html"
 FINAL_TEMPLATE = "merchants/final_config.html"
@@ -90,7 +92,7 @@ def gate_context(merchant: Merchant, step_id: int) -> dict:
     return {
         "gate": gate,
         "locked": not gate.open,
-        "locked_message": "" if gate.open else services.step_locked_message(gate),
+        "locked_message": "" if gate.open else steps.step_locked_message(gate),
     }
 
 
@@ -140,12 +142,12 @@ def hardware_setup_item(request, item: str):
     form = ChecklistItemForm(request.POST)
     if item not in labels or not form.is_valid():
         return _hardware_page(
-            request, error=services.HARDWARE_ITEM_UNKNOWN if item not in labels else BAD_CHOICE,
+            request, error=setup.HARDWARE_ITEM_UNKNOWN if item not in labels else BAD_CHOICE,
             status=422,
         )
     done = form.cleaned_data["done"]
     refusal = call_service(
-        lambda: services.hardware_setup_item_set(
+        lambda: setup.hardware_setup_item_set(
             merchant=request.merchant, item=item, done=done, actor=request.user
         )
     )
@@ -167,7 +169,7 @@ def hardware_setup_item(request, item: str):
 def hardware_setup_no_hardware(request):
     """A software-only merchant completes step 9: nothing to set up."""
     refusal = call_service(
-        lambda: services.hardware_setup_complete_without_hardware(
+        lambda: setup.hardware_setup_complete_without_hardware(
             merchant=request.merchant, actor=request.user
         )
     )
@@ -216,7 +218,7 @@ def final_config(request):
     if not form.is_valid():
         return _final_page(request, form=form, error=BAD_CHOICE, status=422)
     refusal = call_service(
-        lambda: services.final_config_save(
+        lambda: setup.final_config_save(
             merchant=request.merchant,
             integrations=form.cleaned_data["integrations"],
             actor=request.user,
@@ -237,7 +239,7 @@ def final_config(request):
 def go_live(request):
     """Every required step done → the merchant is active (and its lead converted)."""
     refusal = call_service(
-        lambda: services.merchant_go_live(merchant=request.merchant, actor=request.user)
+        lambda: setup.merchant_go_live(merchant=request.merchant, actor=request.user)
     )
     if refusal is not None:
         return _final_page(request, error=refusal.message, status=refusal_status(refusal))

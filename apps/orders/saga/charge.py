@@ -14,7 +14,7 @@ from apps.orders.services.transitions import order_cancel
 def charge_started(*, order: Order, payment) -> None:
     """A payment attempt opens (in order_pay's transaction): the saga's rows exist, the KYB
     check is recorded, the charge step runs. The first attempt starts the workflow."""
-    from apps.merchants.models import CheckStatus
+    from apps.merchants.choices import CheckStatus
 
     first = not SagaStep.objects.filter(order=order).exists()
     steps = _plan(order, FORWARD)

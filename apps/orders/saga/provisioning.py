@@ -18,7 +18,7 @@ from apps.orders.services.transitions import order_item_fulfill
 
 
 def _x_series_call(order: Order) -> dict:
-    from apps.merchants.models import CheckStatus
+    from apps.merchants.choices import CheckStatus
 
     merchant = order.merchant
     merchant.refresh_from_db()
@@ -61,7 +61,7 @@ def _x_series_call(order: Order) -> dict:
 
 
 def _x_series_apply(order: Order, result: dict) -> None:
-    from apps.merchants.services import merchant_external_ids_set
+    from apps.merchants.services.external_ids import merchant_external_ids_set
 
     merchant_external_ids_set(merchant=order.merchant, x_series_account_id=result["account_id"])
     licence_ids = iter(result.get("licence_ids", []))
@@ -94,7 +94,7 @@ def _payments_call(order: Order) -> dict:
 
 
 def _payments_apply(order: Order, result: dict) -> None:
-    from apps.merchants.services import merchant_external_ids_set
+    from apps.merchants.services.external_ids import merchant_external_ids_set
 
     merchant_external_ids_set(merchant=order.merchant, payments_account_id=result["account_id"])
 

@@ -192,7 +192,7 @@ def _payment_replay(payment: Payment) -> Payment:
 
 def _billing_customer(merchant) -> str:
     from apps.integrations.providers import get_provider
-    from apps.merchants.services import merchant_external_ids_set
+    from apps.merchants.services.external_ids import merchant_external_ids_set
 
     if merchant.billing_customer_id:
         return merchant.billing_customer_id

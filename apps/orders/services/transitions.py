@@ -56,7 +56,7 @@ def order_request_payment(*, order: Order, actor) -> Order:
     """Quote accepted. Rule 1: refused for hardware unless the merchant's KYB is approved
     (checked here with the domain's message, then by the transition's guard, then by the
     database trigger orders_kyb_gate)."""
-    from apps.merchants.models import CheckStatus
+    from apps.merchants.choices import CheckStatus
 
     if order.has_hardware() and order.merchant.kyb_status != CheckStatus.APPROVED:
         raise TransitionRefused(KYB_REQUIRED_FOR_HARDWARE, code="kyb_required")

@@ -1,26 +1,27 @@
-"""Read queries for the merchant's own pages (dashboard, KYB). Each one costs a fixed number
-of queries whatever the merchant's history: nothing is read per step or per history row."""
+"""The merchant's dashboard: every step as a card (its state in words, what is going on,
+what fixes a problem), grouped by stage, with the step to work on next and the account
+executive. Six queries at most, whatever the merchant's history."""
 
 from dataclasses import dataclass, field
 
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
 
 from apps.leads.models import Cohort, Stage
-from apps.merchants.models import CheckStatus, JourneyStatus, Merchant, VerificationStatus
+from apps.merchants.choices import CheckStatus, JourneyStatus, VerificationStatus
+from apps.merchants.models import Merchant
+from apps.merchants.selectors.kyb import (
+    KYB_APPROVED,
+    KYB_DELAYED,
+    KYB_REJECTED,
+    KYB_UNDER_REVIEW,
+    KYB_VERIFYING,
+    kyb_verification_delayed,
+)
+from apps.merchants.selectors.steps import STEP_PAGES, page_url, reason_sentence
+from apps.orders.models import HardwareShipment
 from apps.progress.models import DONE_STEP_STATUSES, StepStatus
+from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment, QueueType
 
-# The page where the merchant works on each step (steps 1-2 are done at account creation).
-STEP_PAGES = {
-    3: "merchants:kyb",
-    4: "orders:quote",
-    5: "orders:quote",
-    6: "orders:quote",
-    7: "merchants:kyc",
-    8: "merchants:data_import",
-    9: "merchants:hardware_setup",
-    10: "merchants:final_config",
-}
 STATUS_WORDS = {
     StepStatus.PENDING: "Not started",
     StepStatus.IN_PROGRESS: "In progress",
@@ -30,18 +31,6 @@ STATUS_WORDS = {
     StepStatus.FAILED: "Needs your attention",
 }
 
-KYB_VERIFYING = "We are verifying your business (usually minutes)."
-KYB_APPROVED = "Your business is verified."
-KYB_DELAYED = (
-    "The verification service is slow to answer: we keep trying, there is nothing to do on "
-    "your side."
-)
-KYB_UNDER_REVIEW = (
-    "Your business is under review by our compliance team (usually within one business day)."
-)
-KYB_REJECTED = (
-    "Your business could not be verified: {reason} Correct your details and submit again."
-)
 KYC_VERIFYING = "We are verifying your owners and representatives."
 KYC_REJECTED = "An owner or representative could not be verified: check their details."
 BANK_VERIFYING = "We are verifying your bank account."
@@ -56,23 +45,6 @@ STEP_RETRY = "The last attempt did not go through: open the step to try again."
 AE_WILL_CONTACT = "An account executive will contact you."
 
 IN_TRANSIT_SHIPMENTS = ("pending", "processing", "shipped", "in_transit")
-
-
-def page_url(name: str | None) -> str | None:
-    """The URL of a page that may not exist yet (other steps arrive with other issues)."""
-    if not name:
-        return None
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None
-
-
-def _sentence(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        return "no reason was given."
-    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 @dataclass
@@ -138,21 +110,6 @@ class Dashboard:
         return [step for stage in self.stages for step in stage.steps]
 
 
-def kyb_verification_delayed(*, merchant: Merchant) -> bool:
-    """True when the KYB check could not be handed to the provider yet (its sync failed and
-    is being retried): the merchant is told it takes longer, not that something broke."""
-    from apps.integrations.models import ExternalSystemSync, SyncStatus
-
-    if merchant.kyb_status != CheckStatus.SUBMITTED:
-        return False
-    return ExternalSystemSync.objects.filter(
-        entity_type="merchant_kyb",
-        entity_id=merchant.pk,
-        external_system="payments",
-        sync_status__in=[SyncStatus.FAILED, SyncStatus.CONFLICT],
-    ).exists()
-
-
 def _kyb_card(card: StepCard, merchant: Merchant, *, delayed: bool) -> None:
     status = merchant.kyb_status
     if status == CheckStatus.SUBMITTED:
@@ -162,7 +119,7 @@ def _kyb_card(card: StepCard, merchant: Merchant, *, delayed: bool) -> None:
         card.words, card.waiting, card.detail = "Under review", True, KYB_UNDER_REVIEW
     elif status == CheckStatus.REJECTED:
         card.words = "Not verified"
-        card.problem = KYB_REJECTED.format(reason=_sentence(merchant.kyb_rejection_reason))
+        card.problem = KYB_REJECTED.format(reason=reason_sentence(merchant.kyb_rejection_reason))
         card.action = "Correct your business details"
     elif status == CheckStatus.APPROVED:
         card.words = "Approved"
@@ -179,7 +136,7 @@ def _kyc_card(card: StepCard, merchant: Merchant, bank: dict | None) -> None:
         card.waiting = True
         card.detail = f"{card.detail} {BANK_VERIFYING}".strip()
     elif bank["verification_status"] == VerificationStatus.FAILED and not card.problem:
-        reason = _sentence(bank["verification_failure_reason"])
+        reason = reason_sentence(bank["verification_failure_reason"])
         card.problem, card.action = BANK_FAILED.format(reason=reason), "Fix your bank account"
 
 
@@ -204,18 +161,15 @@ def _generic_problem(card: StepCard, progress) -> None:
     if card.problem:
         return
     if progress.status == StepStatus.BLOCKED:
-        card.problem = _sentence(progress.blocked_reason) if progress.blocked_reason else ""
+        card.problem = reason_sentence(progress.blocked_reason) if progress.blocked_reason else ""
         card.problem = card.problem or STEP_ON_HOLD
     elif progress.status == StepStatus.FAILED:
-        card.problem = _sentence(progress.last_error) if progress.last_error else STEP_RETRY
+        card.problem = reason_sentence(progress.last_error) if progress.last_error else STEP_RETRY
         card.action = "Try again"
 
 
 def merchant_dashboard(*, merchant: Merchant) -> Dashboard:
     """Everything the dashboard shows, in six queries at most whatever the history."""
-    from apps.orders.models import HardwareShipment
-    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment, QueueType
-
     merchant = Merchant.objects.select_related("lead", "lead__assigned_ae", "user").get(
         pk=merchant.pk
     )
@@ -286,47 +240,4 @@ def merchant_dashboard(*, merchant: Merchant) -> Dashboard:
         ae_email=ae.email if ae else "",
         offers_call=offers_call,
         call_requested=call_requested,
-    )
-
-
-KYB_NOT_SUBMITTED = (
-    "Tell us about your business: we verify it with our payments partner before you buy "
-    "(usually within minutes)."
-)
-
-
-@dataclass
-class KybPage:
-    merchant: Merchant
-    editable: bool  # the form is shown: not submitted yet, or rejected
-    waiting: bool  # waiting on us: the page polls
-    status_message: str
-    problem: str
-    next_url: str | None
-
-
-def merchant_kyb_page(*, merchant: Merchant) -> KybPage:
-    """The KYB page's state in two queries (three while submitted): the form while details
-    may change, a waiting notice while verifying, the verified summary once approved."""
-    merchant = Merchant.objects.select_related("lead").get(pk=merchant.pk)
-    status = merchant.kyb_status
-    problem, message = "", ""
-    if status == CheckStatus.PENDING:
-        message = KYB_NOT_SUBMITTED
-    elif status == CheckStatus.SUBMITTED:
-        delayed = kyb_verification_delayed(merchant=merchant)
-        message = f"{KYB_VERIFYING} {KYB_DELAYED}" if delayed else KYB_VERIFYING
-    elif status == CheckStatus.REVIEW_REQUIRED:
-        message = KYB_UNDER_REVIEW
-    elif status == CheckStatus.REJECTED:
-        problem = KYB_REJECTED.format(reason=_sentence(merchant.kyb_rejection_reason))
-    elif status == CheckStatus.APPROVED:
-        message = KYB_APPROVED
-    return KybPage(
-        merchant=merchant,
-        editable=status in (CheckStatus.PENDING, CheckStatus.REJECTED),
-        waiting=status in (CheckStatus.SUBMITTED, CheckStatus.REVIEW_REQUIRED),
-        status_message=message,
-        problem=problem,
-        next_url=page_url(STEP_PAGES[4]),
     )

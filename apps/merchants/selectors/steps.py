@@ -1,0 +1,125 @@
+"""The journey steps as the merchant's pages see them: their numbers and pages, whether a
+step is open (its gate: the steps it waits for), what still stands between a merchant and
+going live, and how a step's problem reads. Each read is a fixed number of queries."""
+
+from dataclasses import dataclass, field
+
+from django.urls import NoReverseMatch, reverse
+
+from apps.merchants.models import Merchant
+from apps.progress.models import (
+    DONE_STEP_STATUSES,
+    JourneyStep,
+    MerchantStepProgress,
+    StepStatus,
+)
+
+KYC_STEP = 7
+DATA_IMPORT_STEP = 8
+HARDWARE_SETUP_STEP = 9
+FINAL_CONFIG_STEP = 10
+
+# The page serving each step (steps 1-2 are done at account creation). The dashboard says
+# "coming soon" for a step whose page does not exist (yet); the setup pages link the dashboard.
+STEP_PAGES = {
+    3: "merchants:kyb",
+    4: "orders:quote",
+    5: "orders:quote",
+    6: "orders:quote",
+    KYC_STEP: "merchants:kyc",
+    DATA_IMPORT_STEP: "merchants:data_import",
+    HARDWARE_SETUP_STEP: "merchants:hardware_setup",
+    FINAL_CONFIG_STEP: "merchants:final_config",
+}
+FALLBACK_PAGES = ("merchants:dashboard", "accounts:home")
+
+
+def step_page_url(step_id: int) -> str:
+    for name in (STEP_PAGES.get(step_id), *FALLBACK_PAGES):
+        if not name:
+            continue
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return "/"
+
+
+def page_url(name: str | None) -> str | None:
+    """The URL of a page that may not exist yet (other steps arrive with other issues)."""
+    if not name:
+        return None
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def reason_sentence(text: str) -> str:
+    """A reason the merchant reads, as a sentence (or that none was given)."""
+    text = (text or "").strip()
+    if not text:
+        return "no reason was given."
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+@dataclass
+class StepGate:
+    """Where a merchant stands with one step: `open` when it has started or may start now;
+    otherwise `waiting_for` lists the steps to finish first (with their pages)."""
+
+    step: JourneyStep
+    progress: MerchantStepProgress | None
+    waiting_for: list[JourneyStep] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        if self.progress is None:
+            return False
+        return self.progress.status != StepStatus.PENDING or not self.waiting_for
+
+    @property
+    def status(self) -> str:
+        return self.progress.status if self.progress else StepStatus.PENDING
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STEP_STATUSES
+
+    @property
+    def waiting_links(self) -> list[tuple[JourneyStep, str]]:
+        return [(step, step_page_url(step.id)) for step in self.waiting_for]
+
+
+def step_gate(*, merchant: Merchant, step_id: int) -> StepGate:
+    """Two queries: the step with its dependencies, the merchant's progress rows."""
+    step = JourneyStep.objects.prefetch_related("depends_on").get(pk=step_id)
+    rows = {
+        row.step_id: row
+        for row in MerchantStepProgress.objects.filter(merchant=merchant).order_by("step_id")
+    }
+    waiting = [
+        dependency
+        for dependency in sorted(step.depends_on.all(), key=lambda s: s.display_order)
+        if rows.get(dependency.id) is None or rows[dependency.id].status not in DONE_STEP_STATUSES
+    ]
+    return StepGate(step=step, progress=rows.get(step_id), waiting_for=waiting)
+
+
+def step_progress_get(*, merchant: Merchant, step_id: int) -> MerchantStepProgress | None:
+    return (
+        MerchantStepProgress.objects.select_related("step")
+        .filter(merchant=merchant, step_id=step_id)
+        .first()
+    )
+
+
+def required_steps_missing(*, merchant: Merchant) -> list[JourneyStep]:
+    """The required steps not completed yet, in journey order (what blocks going live)."""
+    return [
+        row.step
+        for row in MerchantStepProgress.objects.filter(merchant=merchant, step__is_required=True)
+        .exclude(status=StepStatus.COMPLETED)
+        .select_related("step")
+        .order_by("step__display_order")
+    ]
