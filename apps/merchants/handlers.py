@@ -2,19 +2,22 @@
 the payments provider and its decision coming back.
 
 Each handler is idempotent (delivery is at least once): the email and the KYB submission go
-out once per outbox event (its id is the provider's idempotency key), and a decision that
-finds the merchant no longer waiting for one is logged and ignored.
+out once per outbox event (its id is the provider's idempotency key). A provider's decision
+applies only to the check it answers: the check id we sent, still outstanding. Once a case
+is in compliance review only a reviewer moves it. Anything else is kept on the webhook row
+as ignored, with why (WebhookIgnored), and changes nothing.
 """
 
 import logging
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
-from apps.compliance.models import KybKycAuditLog
 from apps.integrations import providers, registry
 from apps.integrations.delivery import registers_push, sync_push
-from apps.integrations.inbox import handles_webhook
+from apps.integrations.inbox import WebhookIgnored, handles_webhook
+from apps.integrations.models import ExternalSystemSync, SyncStatus
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant
 from apps.merchants.services.accounts import merchant_email_verify_url
@@ -26,6 +29,14 @@ logger = logging.getLogger(__name__)
 KYB_ENTITY = "merchant_kyb"
 PAYMENTS = "payments"
 VERIFY_EMAIL_SUBJECT = "Confirm your email address"
+IGNORED_UNKNOWN_SUBJECT = "No {subject} {id} here."
+IGNORED_IN_REVIEW = (
+    "The {check} case is in compliance review: only a reviewer's decision moves it now."
+)
+IGNORED_NOT_OUTSTANDING = "No {check} check is outstanding: the {check} status is {status}."
+IGNORED_OTHER_CHECK = (
+    "This answers check {check_id!r}, but the outstanding {check} check is {sent}."
+)
 
 
 def _provider(system: str):
@@ -86,6 +97,33 @@ def _risk_score(value) -> Decimal | None:
         return None
 
 
+def outstanding_check_id(entity_type: str, entity_id) -> str:
+    """The id of the check we sent for this entity and the provider acknowledged (the push's
+    external id). Locks the sync row: a push still recording its check id finishes first."""
+    sync = (
+        ExternalSystemSync.objects.select_for_update()
+        .filter(entity_type=entity_type, entity_id=entity_id, external_system=PAYMENTS)
+        .first()
+    )
+    if sync is None or sync.sync_status != SyncStatus.SYNCED:
+        return ""
+    return sync.external_entity_id
+
+
+def check_answer_refusal(*, check: str, status: str, check_id: str, sent: str) -> str:
+    """Why a provider's decision must not apply to a subject in `status` whose outstanding
+    check is `sent`; empty when it applies."""
+    if status == CheckStatus.REVIEW_REQUIRED:
+        return IGNORED_IN_REVIEW.format(check=check)
+    if status != CheckStatus.SUBMITTED:
+        return IGNORED_NOT_OUTSTANDING.format(check=check, status=status)
+    if not check_id or check_id != sent:
+        return IGNORED_OTHER_CHECK.format(
+            check=check, check_id=check_id, sent=repr(sent) if sent else "none recorded"
+        )
+    return ""
+
+
 def provider_answer(webhook, *, check: str) -> ProviderAnswer:
     """A kyb.decision or kyc.decision webhook's data as the provider-decide services take
     it, but for `provider` (see provider_label). `check` ("KYB", "KYC") names the check in
@@ -109,26 +147,23 @@ def kyb_decision_received(webhook) -> None:
     """data: {"merchant_id", "check_id", "decision", "reason", "risk_score"}."""
     answer = provider_answer(webhook, check="KYB")
     data, decision, check_id = answer["response_payload"], answer["decision"], answer["check_id"]
-    merchant = Merchant.objects.select_for_update().filter(pk=data.get("merchant_id")).first()
+    try:
+        merchant = Merchant.objects.select_for_update().filter(pk=data.get("merchant_id")).first()
+    except ValidationError:  # not a UUID
+        merchant = None
     if merchant is None:
-        logger.warning("KYB decision %s for unknown merchant %s ignored.", check_id, data)
-        return
-    waiting = merchant.kyb_status == CheckStatus.SUBMITTED or (
-        merchant.kyb_status == CheckStatus.REVIEW_REQUIRED
-        and decision != CheckStatus.REVIEW_REQUIRED
-    )
-    if not waiting:
-        logger.info(
-            "KYB decision %s (%s) for merchant %s ignored: its KYB is %s.",
-            check_id,
-            decision,
-            merchant.pk,
-            merchant.kyb_status,
+        raise WebhookIgnored(
+            IGNORED_UNKNOWN_SUBJECT.format(subject="merchant", id=data.get("merchant_id"))
         )
-        return
-    if KybKycAuditLog.objects.filter(
-        merchant=merchant, check_type="kyb", check_reference=check_id, decision=decision
-    ).exists():
-        logger.info("KYB decision %s (%s) already recorded: ignored.", check_id, decision)
-        return
+    refusal = check_answer_refusal(
+        check="KYB",
+        status=merchant.kyb_status,
+        check_id=check_id,
+        sent=outstanding_check_id(KYB_ENTITY, merchant.pk),
+    )
+    if refusal:
+        logger.info(
+            "KYB decision %s (%s) for %s ignored: %s", check_id, decision, merchant.pk, refusal
+        )
+        raise WebhookIgnored(refusal)
     merchant_kyb_provider_decide(merchant=merchant, provider=provider_label(PAYMENTS), **answer)

@@ -14,12 +14,18 @@ from django.core.exceptions import ValidationError
 
 from apps.integrations import providers, registry
 from apps.integrations.delivery import registers_push, sync_push
-from apps.integrations.inbox import handles_webhook
+from apps.integrations.inbox import WebhookIgnored, handles_webhook
 from apps.integrations.models import ExternalSystemSync
 from apps.integrations.providers.base import PermanentError
 from apps.merchants import validators
 from apps.merchants.choices import CheckStatus, VerificationStatus
-from apps.merchants.handlers import provider_answer, provider_label
+from apps.merchants.handlers import (
+    IGNORED_UNKNOWN_SUBJECT,
+    check_answer_refusal,
+    outstanding_check_id,
+    provider_answer,
+    provider_label,
+)
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from apps.merchants.services.bank import (
     bank_account_verification_fail,
@@ -148,23 +154,20 @@ def kyc_decision_received(webhook) -> None:
     except ValidationError:  # not a UUID
         person = None
     if person is None:
-        logger.warning("KYC decision %s for unknown person %s ignored.", check_id, data)
-        return
-    if person.kyc_status != CheckStatus.SUBMITTED:
-        logger.info(
-            "KYC decision %s (%s) for person %s ignored: their KYC is %s.",
-            check_id,
-            decision,
-            person.pk,
-            person.kyc_status,
+        raise WebhookIgnored(
+            IGNORED_UNKNOWN_SUBJECT.format(subject="person", id=data.get("person_id"))
         )
-        return
-    latest = _latest_external_id(PERSON_KYC_ENTITY, person.pk)
-    if latest and check_id and latest != check_id:
+    refusal = check_answer_refusal(
+        check="KYC",
+        status=person.kyc_status,
+        check_id=check_id,
+        sent=outstanding_check_id(PERSON_KYC_ENTITY, person.pk),
+    )
+    if refusal:
         logger.info(
-            "KYC decision %s ignored: the latest check of %s is %s.", check_id, person.pk, latest
+            "KYC decision %s (%s) for %s ignored: %s", check_id, decision, person.pk, refusal
         )
-        return
+        raise WebhookIgnored(refusal)
     person_kyc_provider_decide(person=person, provider=provider_label(PAYMENTS), **answer)
 
 

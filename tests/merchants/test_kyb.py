@@ -28,6 +28,11 @@ from apps.merchants.forms_onboarding import (
     EIN_REQUIRED,
     POSTAL_CODE_INVALID,
 )
+from apps.merchants.handlers import (
+    IGNORED_IN_REVIEW,
+    IGNORED_NOT_OUTSTANDING,
+    IGNORED_OTHER_CHECK,
+)
 from apps.merchants.models import Merchant
 from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_DELAYED, KYB_UNDER_REVIEW, KYB_VERIFYING
 from apps.merchants.services import kyb
@@ -414,6 +419,62 @@ def test_a_decision_delivered_again_is_ignored(client, journey_steps):
     assert KybKycAuditLog.objects.filter(merchant=merchant).count() == 1
 
 
+def _decision(merchant, *, event_id: str, check_id: str, decision: str = "approved") -> str:
+    """A kyb.decision webhook, validly signed (as anyone holding the secret could send it)."""
+    body = {
+        "id": event_id,
+        "type": "kyb.decision",
+        "data": {
+            "merchant_id": str(merchant.pk),
+            "check_id": check_id,
+            "decision": decision,
+            "reason": "",
+            "risk_score": 10,
+        },
+    }
+    sandbox_webhook_send("payments", json.dumps(body))
+    return event_id
+
+
+@flow
+def test_a_provider_approval_never_moves_a_case_in_compliance_review(client, journey_steps):
+    seeded_queues()
+    merchant = account_created_merchant()
+    signed_in(client, merchant).post(KYB, details(ein=REVIEW_EIN))
+    sent = ExternalSystemSync.objects.get(entity_id=merchant.pk).external_entity_id
+
+    event_id = _decision(merchant, event_id="evt_forged", check_id=sent)
+
+    webhook = WebhookEvent.objects.get(external_id=event_id)
+    assert webhook.status == WebhookStatus.PROCESSED
+    assert webhook.ignored_reason == IGNORED_IN_REVIEW.format(check="KYB")
+    merchant.refresh_from_db()
+    assert merchant.kyb_status == C.REVIEW_REQUIRED
+    assert QueueAssignment.objects.get(merchant=merchant).status == AssignmentStatus.QUEUED
+    assert [row.decision for row in KybKycAuditLog.objects.filter(merchant=merchant)] == [
+        "review_required"
+    ]
+
+
+@flow
+def test_a_decision_for_a_check_we_never_sent_is_ignored(client, journey_steps):
+    merchant = account_created_merchant()
+    sandbox_fail("payments", "submit_kyb", times=1)
+    signed_in(client, merchant).post(KYB, details())
+    merchant.refresh_from_db()
+    assert merchant.kyb_status == C.SUBMITTED  # waiting, but its check never reached them
+
+    event_id = _decision(merchant, event_id="evt_unsent", check_id="kyb_made_up")
+
+    webhook = WebhookEvent.objects.get(external_id=event_id)
+    assert webhook.ignored_reason == IGNORED_OTHER_CHECK.format(
+        check="KYB", check_id="kyb_made_up", sent="none recorded"
+    )
+    merchant.refresh_from_db()
+    assert merchant.kyb_status == C.SUBMITTED
+    assert not KybKycAuditLog.objects.exists()
+
+
 @flow
 def test_a_decision_for_a_merchant_not_waiting_for_one_is_ignored(journey_steps):
     merchant = account_created_merchant()  # KYB pending: never submitted
@@ -431,7 +492,9 @@ def test_a_decision_for_a_merchant_not_waiting_for_one_is_ignored(journey_steps)
 
     sandbox_webhook_send("payments", json.dumps(body))
 
-    assert WebhookEvent.objects.get(external_id="evt_stray").status == WebhookStatus.PROCESSED
+    webhook = WebhookEvent.objects.get(external_id="evt_stray")
+    assert webhook.status == WebhookStatus.PROCESSED
+    assert webhook.ignored_reason == IGNORED_NOT_OUTSTANDING.format(check="KYB", status="pending")
     merchant.refresh_from_db()
     assert merchant.kyb_status == C.PENDING
     assert not KybKycAuditLog.objects.exists()
