@@ -77,7 +77,7 @@ from apps.progress.models import (
 )
 from apps.progress.services import alert_claim, step_start
 from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
-from apps.routing.services import assignment_assign
+from apps.routing.services.claims import assignment_assign
 from tests.accounts.factories import UserFactory
 from tests.compliance.factories import DataAccessAuditLogFactory, KybKycAuditLogFactory
 from tests.integrations.factories import (

@@ -1,15 +1,29 @@
-from django.db import transaction
+"""Progress writes: each merchant's step progress (create, start, complete, block, fail, retry,
+skip, keeping `merchant.current_step` in step), the work on stall alerts (claim, resolve,
+dismiss, notes), and the alerts other apps' events raise (an SLA breach, a failed delivery).
+The stall sweep and its follow-ups live in apps/progress/sweeps/.
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.integrations.outbox import transition_perform
+from apps.integrations.outbox import event_emit, transition_perform
 from apps.progress.models import (
     DONE_STEP_STATUSES,
     OPEN_ALERT_STATUSES,
+    AlertStatus,
+    AlertType,
     JourneyStep,
     MerchantStepProgress,
+    Severity,
     StallAlert,
 )
+from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment, RoutingQueue
+from apps.routing.services.routing import assignment_enqueue
 
 REASON_REQUIRED = "Give a reason."
 ACTION_REQUIRED = "Say what was done to resolve it."
@@ -177,8 +191,6 @@ def alert_note_add(*, alert: StallAlert, actor, body: str) -> StallAlert:
         raise DomainError(NOTE_REQUIRED, code="note_required")
     if len(body) > NOTE_MAX_LENGTH:
         raise DomainError(NOTE_TOO_LONG.format(limit=NOTE_MAX_LENGTH), code="note_too_long")
-    from django.utils import timezone
-
     with transaction.atomic():
         locked = StallAlert.objects.select_for_update().get(pk=alert.pk)
         if locked.alert_status not in OPEN_ALERT_STATUSES:
@@ -205,13 +217,9 @@ def alert_note_add(*, alert: StallAlert, actor, body: str) -> StallAlert:
 def alert_raise_sla_breach(*, assignment) -> StallAlert:
     """One sla_breach alert per queue item (DESIGN.md rule 7), about its lead or merchant,
     raised by the SLA sweep. Idempotent: an existing alert for the item is returned as it is
-    (the unique constraint on (queue_assignment, sla_breach) settles a race)."""
-    from django.db import IntegrityError
-    from django.utils import timezone
-
-    from apps.integrations.outbox import event_emit
-    from apps.progress.models import AlertType, Severity
-
+    (the unique constraint on (queue_assignment, sla_breach) settles a race). Registered in
+    ProgressConfig.ready() as routing's SLA-breach callback (apps.routing.hooks): it runs in
+    the transaction that marks the item breached."""
     existing = StallAlert.objects.filter(
         queue_assignment=assignment, alert_type=AlertType.SLA_BREACH
     ).first()
@@ -264,14 +272,6 @@ def alert_raise_delivery_failed(*, shipment) -> StallAlert:
     hardware step for the merchant, routed to the IC onboarding queue (the merchant is
     queued there once; an open assignment is reused). Idempotent: while an alert of this
     kind is open for the merchant, it is returned instead of a second one."""
-    import logging
-
-    from django.utils import timezone
-
-    from apps.progress.models import AlertStatus, AlertType, Severity
-    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment, RoutingQueue
-    from apps.routing.services import assignment_enqueue
-
     merchant = shipment.merchant
     step = JourneyStep.objects.filter(pk=HARDWARE_STEP).first()
     with transaction.atomic():
@@ -321,8 +321,6 @@ def alert_raise_delivery_failed(*, shipment) -> StallAlert:
             actor=None,
             reason=f"alert_raise_delivery_failed: {shipment.failure_reason or 'not delivered'}",
         )
-        from apps.integrations.outbox import event_emit
-
         event_emit(
             event_type="alert.raised",
             aggregate=alert,

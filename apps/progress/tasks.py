@@ -1,11 +1,11 @@
 """django-q2 entry points of the progress app: thin, idempotent, ids in and out."""
 
-from apps.progress import sweeps
+from apps.progress.sweeps import stall
 
 
 def stall_sweep() -> dict:
     """Scheduled every 15 minutes ("stall-sweep", seeded by seed_rules)."""
-    return sweeps.stall_sweep().as_dict()
+    return stall.stall_sweep().as_dict()
 
 
 def events_deliver(event_ids: list[str]) -> int:

@@ -2,14 +2,14 @@ from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
 from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
-from apps.routing.services import (
-    assignment_assign,
+from apps.routing.services.assignments import (
     assignment_escalate,
     assignment_record_contact,
     assignment_release,
     assignment_resolve,
     assignment_start_work,
 )
+from apps.routing.services.claims import assignment_assign
 
 
 @admin.register(CohortRule)

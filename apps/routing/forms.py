@@ -1,6 +1,7 @@
 from django import forms
 
-from apps.routing.services import NOTE_REQUIRED, REASON_REQUIRED
+from apps.routing.services.checks import REASON_REQUIRED
+from apps.routing.services.notes import NOTE_REQUIRED
 
 AGENT_REQUIRED = "Choose the agent who takes it: someone else who works this queue."
 

@@ -2,6 +2,8 @@
 Delivery is at least once: each handler re-reads the lead and is idempotent."""
 
 from apps.integrations import registry
+from apps.leads.models import Lead
+from apps.routing.services.routing import lead_route
 
 
 def _actor(event):
@@ -18,9 +20,6 @@ def _actor(event):
 @registry.handles("lead.cohort_changed")
 def route_profiled_lead(event) -> None:
     """A lead was profiled or its cohort changed: put it in (or take it out of) an AE queue."""
-    from apps.leads.models import Lead
-    from apps.routing.services import lead_route
-
     lead = Lead.objects.filter(pk=event.aggregate_id).first()
     if lead is None:
         return

@@ -1,9 +1,12 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from apps.accounts import roles
 from apps.core.fsm import guard
 from apps.core.models import BaseModel, choices_check
 from apps.leads.models import Cohort, SellingPlan, SetupPlan
@@ -93,6 +96,24 @@ OPEN_ASSIGNMENT_STATUSES = [
     AssignmentStatus.CONTACTED,
     AssignmentStatus.IN_PROGRESS,
 ]
+# Items an agent holds: they count against `User.max_open_assignments`.
+HELD_STATUSES = [
+    AssignmentStatus.ASSIGNED,
+    AssignmentStatus.CONTACTED,
+    AssignmentStatus.IN_PROGRESS,
+]
+# Who works each type of queue (and may be given its items).
+QUEUE_ROLE = {
+    QueueType.AE: roles.AE,
+    QueueType.IC: roles.IC,
+    QueueType.COMPLIANCE: roles.COMPLIANCE,
+}
+
+
+def sla_is_breached(due_at: datetime | None, now: datetime) -> bool:
+    """The deadline is inclusive: due at 10:00:00, contact at 10:00:00 is on time and the
+    item is breached from any instant after it (the sweep uses `sla_due_at < now`)."""
+    return due_at is not None and now > due_at
 
 
 @guard("Pick the agent who takes this item.")

@@ -12,14 +12,16 @@ from django.utils import timezone
 from apps.accounts import roles
 from apps.core.admin import fsm_field_names
 from apps.routing.models import (
+    HELD_STATUSES,
     OPEN_ASSIGNMENT_STATUSES,
+    QUEUE_ROLE,
     AssignmentNote,
     AssignmentStatus,
     QueueAssignment,
     QueueType,
     RoutingQueue,
+    sla_is_breached,
 )
-from apps.routing.services import HELD_STATUSES, QUEUE_ROLE, sla_is_breached
 
 # At this share of the SLA elapsed without contact, an item is "due soon".
 DUE_SOON_FRACTION = 0.75
@@ -75,7 +77,7 @@ class SlaClock:
 
 
 def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaClock:
-    """The SLA clock of one item (no query). The deadline is inclusive (services.sla_is_breached);
+    """The SLA clock of one item (no query). The deadline is inclusive (models.sla_is_breached);
     "due soon" starts at exactly 75% of the time between queued_at and sla_due_at."""
     now = now or timezone.now()
     due = assignment.sla_due_at

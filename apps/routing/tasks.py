@@ -1,12 +1,12 @@
 """django-q2 entry points: take ids, re-read the rows, call one service; safe to run twice."""
 
-from apps.routing import services
 from apps.routing.models import QueueAssignment
+from apps.routing.services import auto_assign, sla
 
 
 def sla_sweep():
     """Scheduled every 5 minutes as "sla-sweep" (apps/core/seeding/reference.py)."""
-    return services.assignments_sla_sweep()
+    return sla.assignments_sla_sweep()
 
 
 def assignment_auto_assign(assignment_id: str, exclude_agent_id: str | None = None):
@@ -18,10 +18,10 @@ def assignment_auto_assign(assignment_id: str, exclude_agent_id: str | None = No
     exclude = (
         get_user_model().objects.filter(pk=exclude_agent_id).first() if exclude_agent_id else None
     )
-    item = services.assignment_auto_assign(assignment=assignment, exclude_agent=exclude)
+    item = auto_assign.assignment_auto_assign(assignment=assignment, exclude_agent=exclude)
     return item.status
 
 
 def queue_fill_freed_slot(queue_type: str):
-    item = services.queue_fill_freed_slot(queue_type=queue_type)
+    item = auto_assign.queue_fill_freed_slot(queue_type=queue_type)
     return str(item.pk) if item else None

@@ -21,8 +21,9 @@ from django_htmx.http import reswap, retarget
 from apps.accounts import roles
 from apps.core.errors import DomainError
 from apps.core.permissions import role_required
-from apps.routing import selectors, services
+from apps.routing import selectors
 from apps.routing.forms import NoteForm, ReasonForm, ReassignForm, ResolveForm, first_error
+from apps.routing.services import assignments, claims, notes
 
 PAGE_SIZE = 50
 TEMPLATE = "routing/queue.html"
@@ -39,45 +40,45 @@ WATCH_ONLY = "You can watch this queue, but only its agents work its items."
 ACTIONS = {
     "contact": (
         None,
-        lambda item, user, data: services.assignment_record_contact(assignment=item, actor=user),
+        lambda item, user, data: assignments.assignment_record_contact(assignment=item, actor=user),
         "First contact recorded for {item}: its SLA clock stopped.",
     ),
     "start": (
         None,
-        lambda item, user, data: services.assignment_start_work(assignment=item, actor=user),
+        lambda item, user, data: assignments.assignment_start_work(assignment=item, actor=user),
         "Work started on {item}.",
     ),
     "resolve": (
         ResolveForm,
-        lambda item, user, data: services.assignment_resolve(
+        lambda item, user, data: assignments.assignment_resolve(
             assignment=item, actor=user, note=data["note"]
         ),
         "{item} resolved.",
     ),
     "escalate": (
         ReasonForm,
-        lambda item, user, data: services.assignment_escalate(
+        lambda item, user, data: assignments.assignment_escalate(
             assignment=item, actor=user, reason=data["reason"]
         ),
         "{item} escalated.",
     ),
     "release": (
         ReasonForm,
-        lambda item, user, data: services.assignment_release(
+        lambda item, user, data: assignments.assignment_release(
             assignment=item, actor=user, reason=data["reason"]
         ),
         "{item} released to the queue.",
     ),
     "reassign": (
         ReassignForm,
-        lambda item, user, data: services.assignment_reassign(
+        lambda item, user, data: assignments.assignment_reassign(
             assignment=item, agent=data["agent"], actor=user, reason=data["reason"]
         ),
         "{item} handed to {agent}.",
     ),
     "note": (
         NoteForm,
-        lambda item, user, data: services.assignment_add_note(
+        lambda item, user, data: notes.assignment_add_note(
             assignment=item, actor=user, body=data["body"]
         ),
         "Note added to {item}.",
@@ -183,7 +184,7 @@ def _subject(item) -> str:
 def queue_claim_next(request, code):
     queue, may_work = _queue_for(request, code, work=True)
     try:
-        item = services.assignment_claim_next(queue=queue, actor=request.user)
+        item = claims.assignment_claim_next(queue=queue, actor=request.user)
     except DomainError as exc:
         return _answer(request, queue, may_work, message=exc.message, refused=True)
     if item is None:

@@ -301,7 +301,7 @@ def test_a_case_no_longer_under_review_is_refused_with_a_409(
 def test_a_case_another_reviewer_has_taken_is_theirs_to_decide(
     client, journey_steps, compliance_user
 ):
-    from apps.routing.services import assignment_assign
+    from apps.routing.services.claims import assignment_assign
 
     seeded_queues()
     merchant = under_review()

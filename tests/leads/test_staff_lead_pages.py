@@ -14,7 +14,7 @@ from apps.leads import services
 from apps.leads.models import Cohort, LeadStatus
 from apps.leads.scoring import FALLBACK_REASON
 from apps.leads.views import FILTERS_INVALID
-from apps.routing.services import assignment_assign
+from apps.routing.services.claims import assignment_assign
 from tests.accounts.factories import (
     AeUserFactory,
     ComplianceUserFactory,

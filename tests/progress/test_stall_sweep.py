@@ -12,9 +12,11 @@ from apps.core.seeding.reference import task_exists
 from apps.integrations.models import IntegrationEvent, SandboxLedgerEntry
 from apps.leads.models import Cohort, LeadStatus
 from apps.merchants.choices import JourneyStatus
-from apps.progress import sweeps, tasks
+from apps.progress import tasks
 from apps.progress.models import AlertStatus, AlertType, Severity, StallAlert, StepStatus
 from apps.progress.services import alert_claim, step_complete
+from apps.progress.sweeps import follow_ups, stall
+from apps.progress.sweeps.severity import severity_for
 from apps.routing.models import QueueAssignment
 from tests.accounts.factories import IcUserFactory
 from tests.progress.factories import (
@@ -29,7 +31,7 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
 THRESHOLD_DAYS = {Cohort.SELF_SERVE: 3, Cohort.ASSISTED: 2, Cohort.MANAGED: 1}
-NUDGE = sweeps.NUDGE_SUBJECT.split(":")[0]
+NUDGE = follow_ups.NUDGE_SUBJECT.split(":")[0]
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def sweep(django_capture_on_commit_callbacks):
 
     def run():
         with django_capture_on_commit_callbacks(execute=True):
-            return sweeps.stall_sweep()
+            return stall.stall_sweep()
 
     return run
 
@@ -108,7 +110,7 @@ def test_the_thresholds_come_from_the_policy_rows(policies, frozen, sweep):
 def test_a_cohort_without_a_policy_is_not_swept(journey_steps, frozen, sweep):
     progress = on_step(idle=20 * DAY)
 
-    assert sweep().as_dict() == sweeps.SweepResult().as_dict()
+    assert sweep().as_dict() == stall.SweepResult().as_dict()
     assert not alerts(progress).exists()
 
 
@@ -178,7 +180,7 @@ def test_a_lead_lost_is_recorded_once_however_often_the_sweep_runs(policies, fro
     sweep()
     sweep()
 
-    assert IntegrationEvent.objects.filter(event_type=sweeps.MERCHANT_LOST).count() == 1
+    assert IntegrationEvent.objects.filter(event_type=stall.MERCHANT_LOST).count() == 1
     assert IntegrationEvent.objects.filter(event_type="lead.lost").count() == 1
 
 
@@ -205,11 +207,11 @@ def test_a_journey_idle_for_30_days_is_abandoned_then_its_lead_lost(policies, fr
 
 def test_a_lost_event_for_a_journey_resumed_meanwhile_changes_nothing(policies, frozen):
     progress = _abandoned_journey(31 * DAY)
-    sweeps.stall_sweep()  # the merchant.lost event waits in the outbox...
+    stall.stall_sweep()  # the merchant.lost event waits in the outbox...
     from apps.merchants.services.journey import merchant_journey_resume
 
     merchant_journey_resume(merchant=progress.merchant, reason="merchant called back")
-    event = IntegrationEvent.objects.get(event_type=sweeps.MERCHANT_LOST)
+    event = IntegrationEvent.objects.get(event_type=stall.MERCHANT_LOST)
 
     from apps.integrations.services import event_deliver
 
@@ -292,7 +294,7 @@ def _effects(intervention_queue) -> tuple:
         QueueAssignment.objects.filter(queue=intervention_queue).count(),
         len(nudges()),
         SandboxLedgerEntry.objects.filter(system="email", idempotency_key__in=alert_ids).count(),
-        IntegrationEvent.objects.filter(event_type=sweeps.ALERT_RAISED).count(),
+        IntegrationEvent.objects.filter(event_type=stall.ALERT_RAISED).count(),
     )
 
 
@@ -310,7 +312,7 @@ def test_running_the_sweep_twice_creates_nothing_new(
     assert (first.stalled, first.abandoned, first.error_threshold) == (2, 1, 1)
     # alerts, IC intervention items, nudge emails, emails sent by the provider, events
     assert effects == (4, 1, 2, 2, 4)
-    assert second.as_dict() == sweeps.SweepResult().as_dict()
+    assert second.as_dict() == stall.SweepResult().as_dict()
     assert _effects(intervention_queue) == effects
     assert alerts(stalled).get().queue_assignment is not None
 
@@ -320,8 +322,8 @@ def test_a_follow_up_delivered_twice_emails_and_queues_once(policies, frozen, sw
     sweep()
     alert = alerts(progress).get()
 
-    sweeps.stall_follow_up(alert_id=alert.pk)
-    sweeps.stall_follow_up(alert_id=alert.pk)
+    follow_ups.stall_follow_up(alert_id=alert.pk)
+    follow_ups.stall_follow_up(alert_id=alert.pk)
 
     assert len(nudges()) == 1
     assert QueueAssignment.objects.filter(merchant=progress.merchant).count() == 1
@@ -366,15 +368,15 @@ def test_the_payment_step_nudge_links_to_the_dashboard(policies, frozen, sweep):
 
 
 def test_a_step_page_that_does_not_exist_falls_back_to_the_dashboard(monkeypatch):
-    monkeypatch.setitem(sweeps.STEP_PAGES, 9, "merchants:no_such_page")
+    monkeypatch.setitem(follow_ups.STEP_PAGES, 9, "merchants:no_such_page")
 
-    assert sweeps.step_page_url(9) == "http://localhost:8000/dashboard/"
+    assert follow_ups.step_page_url(9) == "http://localhost:8000/dashboard/"
 
 
 def test_the_link_uses_the_portal_address_when_set(settings):
     settings.PORTAL_BASE_URL = "https://portal.example.com/"
 
-    assert sweeps.step_page_url(3) == "https://portal.example.com/kyb/"
+    assert follow_ups.step_page_url(3) == "https://portal.example.com/kyb/"
 
 
 def test_no_nudge_for_an_abandonment_alone_or_repeated_errors(policies, frozen, sweep):
@@ -451,7 +453,7 @@ def test_stall_follow_up_of_a_closed_alert_does_nothing(policies, frozen):
         merchant=progress.merchant, step=progress.step, alert_status=AlertStatus.RESOLVED
     )
 
-    assert sweeps.stall_follow_up(alert_id=alert.pk) is None
+    assert follow_ups.stall_follow_up(alert_id=alert.pk) is None
     assert not QueueAssignment.objects.exists()
     assert nudges() == []
 
@@ -500,7 +502,7 @@ def test_a_new_stall_gets_its_severity_from_days_and_cohort(
 )
 def test_repeated_errors_are_at_least_medium(policies, cohort, days, severity):
     assert (
-        sweeps.severity_for(
+        severity_for(
             days=days, policy=policies[cohort], alert_type=AlertType.ERROR_THRESHOLD
         )
         == severity

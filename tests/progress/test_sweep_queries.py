@@ -9,8 +9,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.leads.models import Cohort
-from apps.progress import sweeps
 from apps.progress.models import StallAlert
+from apps.progress.sweeps import stall
 from tests.progress.factories import bulk_journeys
 
 pytestmark = pytest.mark.django_db
@@ -39,12 +39,12 @@ def _second_sweep_queries(count: int, *, later: timedelta) -> tuple[int, dict]:
     with transaction.atomic():
         with time_machine.travel(NOW, tick=False):
             bulk_journeys(count, now=NOW, shapes=SHAPES)
-            sweeps.stall_sweep()
+            stall.stall_sweep()
         with (
             time_machine.travel(NOW + later, tick=False),
             CaptureQueriesContext(connection) as queries,
         ):
-            result = sweeps.stall_sweep()
+            result = stall.stall_sweep()
         transaction.set_rollback(True)
     return len(queries), result.as_dict()
 
@@ -55,7 +55,7 @@ def _first_sweep_queries(count: int) -> tuple[int, dict]:
         with time_machine.travel(NOW, tick=False):
             bulk_journeys(count, now=NOW, shapes=SHAPES)
             with CaptureQueriesContext(connection) as queries:
-                result = sweeps.stall_sweep()
+                result = stall.stall_sweep()
             raised = result.stalled + result.abandoned + result.error_threshold
             assert StallAlert.objects.count() == raised
         transaction.set_rollback(True)

@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError
 from apps.leads.models import LeadStatus
-from apps.routing import services
 from apps.routing.models import AssignmentStatus, QueueAssignment
+from apps.routing.services import assignments, checks, claims, routing
 from tests.accounts.factories import AeUserFactory, MerchantUserFactory
 from tests.fsm_matrix import Case, allowed, check_allowed, check_refused, refused
 from tests.routing.factories import QueueAssignmentFactory, RoutingQueueFactory
@@ -45,7 +45,7 @@ CASES = [
         "assign",
         [S.QUEUED],
         S.ASSIGNED,
-        lambda a: services.assignment_assign(
+        lambda a: claims.assignment_assign(
             assignment=a, agent=(agent := AeUserFactory()), actor=agent
         ),
         "assignment_assign: claimed",
@@ -55,7 +55,7 @@ CASES = [
         "reassign",
         [S.ASSIGNED],
         S.ASSIGNED,
-        lambda a: services.assignment_reassign(
+        lambda a: assignments.assignment_reassign(
             assignment=a, agent=AeUserFactory(), actor=_agent_of(a), reason="Vacation"
         ),
         "assignment_reassign: Vacation",
@@ -65,7 +65,7 @@ CASES = [
         "release",
         [S.ASSIGNED],
         S.QUEUED,
-        lambda a: services.assignment_release(
+        lambda a: assignments.assignment_release(
             assignment=a, actor=_agent_of(a), reason="Wrong territory"
         ),
         "assignment_release: Wrong territory",
@@ -75,7 +75,7 @@ CASES = [
         "record_contact",
         [S.ASSIGNED],
         S.CONTACTED,
-        lambda a: services.assignment_record_contact(assignment=a, actor=_agent_of(a)),
+        lambda a: assignments.assignment_record_contact(assignment=a, actor=_agent_of(a)),
         "assignment_record_contact",
         "assignment.contacted",
     ),
@@ -83,14 +83,16 @@ CASES = [
         "start_work",
         [S.CONTACTED],
         S.IN_PROGRESS,
-        lambda a: services.assignment_start_work(assignment=a, actor=_agent_of(a)),
+        lambda a: assignments.assignment_start_work(assignment=a, actor=_agent_of(a)),
         "assignment_start_work",
     ),
     _case(
         "resolve",
         [S.CONTACTED, S.IN_PROGRESS],
         S.RESOLVED,
-        lambda a: services.assignment_resolve(assignment=a, actor=_agent_of(a), note="Quote sent"),
+        lambda a: assignments.assignment_resolve(
+            assignment=a, actor=_agent_of(a), note="Quote sent"
+        ),
         "assignment_resolve: Quote sent",
         "assignment.resolved",
     ),
@@ -98,7 +100,7 @@ CASES = [
         "escalate",
         OPEN,
         S.ESCALATED,
-        lambda a: services.assignment_escalate(
+        lambda a: assignments.assignment_escalate(
             assignment=a, actor=_agent_of(a), reason="Needs a senior AE"
         ),
         "assignment_escalate: Needs a senior AE",
@@ -119,14 +121,14 @@ def test_assignment_transition_is_refused_from_other_states(case, state):
 
 def test_enqueue_starts_the_sla_clock_from_the_queue():
     queue = RoutingQueueFactory(sla_minutes=90)
-    assignment = services.assignment_enqueue(queue=queue, lead=QueueAssignmentFactory().lead)
+    assignment = routing.assignment_enqueue(queue=queue, lead=QueueAssignmentFactory().lead)
     assert assignment.status == S.QUEUED
     assert assignment.sla_due_at - assignment.queued_at == timedelta(minutes=90)
 
 
 def test_first_contact_stops_the_clock_and_marks_the_lead_contacted(ae_user):
     assignment = QueueAssignmentFactory(status=S.ASSIGNED, assigned_to=ae_user)
-    services.assignment_record_contact(assignment=assignment, actor=ae_user)
+    assignments.assignment_record_contact(assignment=assignment, actor=ae_user)
     assignment.refresh_from_db()
     assignment.lead.refresh_from_db()
     assert assignment.first_contact_at is not None
@@ -138,7 +140,7 @@ def test_a_merchant_user_cannot_work_a_queue():
     merchant_user = MerchantUserFactory()
     assignment = QueueAssignmentFactory()
     with pytest.raises(ActionForbidden):
-        services.assignment_assign(assignment=assignment, agent=merchant_user, actor=merchant_user)
+        claims.assignment_assign(assignment=assignment, agent=merchant_user, actor=merchant_user)
     assignment.refresh_from_db()
     assert assignment.status == S.QUEUED
     assert assignment.assigned_to is None
@@ -147,15 +149,15 @@ def test_a_merchant_user_cannot_work_a_queue():
 def test_an_inactive_agent_cannot_be_given_an_item(ae_user):
     retired = AeUserFactory(is_active=False)
     assignment = QueueAssignmentFactory()
-    with pytest.raises(DomainError, match=services.AGENT_INACTIVE):
-        services.assignment_assign(assignment=assignment, agent=retired, actor=ae_user)
+    with pytest.raises(DomainError, match=checks.AGENT_INACTIVE):
+        claims.assignment_assign(assignment=assignment, agent=retired, actor=ae_user)
 
 
 @pytest.mark.parametrize("service", ["assignment_release", "assignment_escalate"])
 def test_release_and_escalate_need_a_reason(service, ae_user):
     assignment = QueueAssignmentFactory(status=S.ASSIGNED, assigned_to=ae_user)
-    with pytest.raises(DomainError, match=services.REASON_REQUIRED):
-        getattr(services, service)(assignment=assignment, actor=ae_user, reason="")
+    with pytest.raises(DomainError, match=checks.REASON_REQUIRED):
+        getattr(assignments, service)(assignment=assignment, actor=ae_user, reason="")
     assert QueueAssignment.objects.get(pk=assignment.pk).status == S.ASSIGNED
 
 
@@ -163,8 +165,8 @@ def test_a_stale_copy_cannot_claim_an_item_already_claimed():
     assignment = QueueAssignmentFactory()
     stale = QueueAssignment.objects.get(pk=assignment.pk)
     first, second = AeUserFactory(), AeUserFactory()
-    services.assignment_assign(assignment=assignment, agent=first, actor=first)
+    claims.assignment_assign(assignment=assignment, agent=first, actor=first)
     with pytest.raises(DomainError, match="changed by someone else"):
-        services.assignment_assign(assignment=stale, agent=second, actor=second)
+        claims.assignment_assign(assignment=stale, agent=second, actor=second)
     assignment.refresh_from_db()
     assert assignment.assigned_to == first

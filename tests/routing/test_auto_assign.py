@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.routing import services
 from apps.routing.models import AssignmentStatus, QueueAssignment
+from apps.routing.services import assignments, auto_assign, routing
 from tests.accounts.factories import (
     AeUserFactory,
     ComplianceUserFactory,
@@ -40,7 +40,7 @@ def enqueue(django_capture_on_commit_callbacks):
 
     def run(queue):
         with django_capture_on_commit_callbacks(execute=True):
-            item = services.assignment_enqueue(queue=queue, lead=LeadFactory())
+            item = routing.assignment_enqueue(queue=queue, lead=LeadFactory())
         item.refresh_from_db()
         return item
 
@@ -157,7 +157,7 @@ def test_the_agent_is_chosen_in_one_query_however_many_agents(queues, django_ass
         hold(AeUserFactory(), index % 3, queue=queue, hours_ago=index + 1)
 
     with django_assert_num_queries(1):
-        agent = services.eligible_agent(queue)
+        agent = auto_assign.eligible_agent(queue)
 
     assert agent is not None
 
@@ -168,7 +168,7 @@ def test_an_item_already_taken_is_left_alone(queues, ae_user):
     )
     AeUserFactory()
 
-    result = services.assignment_auto_assign(assignment=item)
+    result = auto_assign.assignment_auto_assign(assignment=item)
 
     assert result.assigned_to == ae_user
 
@@ -180,7 +180,7 @@ def test_a_released_item_goes_to_another_agent(queues, django_capture_on_commit_
     item = QueueAssignmentFactory(queue=queue, status=S.ASSIGNED, assigned_to=releaser)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.assignment_release(assignment=item, actor=releaser, reason="Wrong territory")
+        assignments.assignment_release(assignment=item, actor=releaser, reason="Wrong territory")
 
     item.refresh_from_db()
     assert item.status == S.ASSIGNED
@@ -198,7 +198,7 @@ def test_a_resolved_item_frees_a_slot_for_the_top_waiting_item(
     urgent = QueueAssignmentFactory(queue=queues["ae_high_priority"], priority=1)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.assignment_resolve(assignment=held, actor=agent)
+        assignments.assignment_resolve(assignment=held, actor=agent)
 
     # The high-priority queue (overflow rank 0) is served first, whatever the numbers.
     assert QueueAssignment.objects.get(pk=urgent.pk).assigned_to == agent

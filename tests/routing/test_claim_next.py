@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError
 from apps.leads.models import Lead
-from apps.routing import services
 from apps.routing.models import AssignmentStatus, QueueAssignment
+from apps.routing.services import assignments, checks, claims
 from tests.accounts.factories import AeUserFactory, IcUserFactory, OpsUserFactory
 from tests.routing.factories import QueueAssignmentFactory, RoutingQueueFactory
 
@@ -29,8 +29,8 @@ def test_claim_next_takes_the_highest_priority_then_the_oldest(ae_user):
         queue=queue, priority=90, queued_at=now - timedelta(minutes=1)
     )
 
-    first = services.assignment_claim_next(queue=queue, actor=ae_user)
-    second = services.assignment_claim_next(queue=queue, actor=ae_user)
+    first = claims.assignment_claim_next(queue=queue, actor=ae_user)
+    second = claims.assignment_claim_next(queue=queue, actor=ae_user)
 
     assert (first, second) == (older_top, newer_top)
     first.refresh_from_db()
@@ -44,7 +44,7 @@ def test_claim_next_takes_the_highest_priority_then_the_oldest(ae_user):
 def test_claiming_a_lead_makes_the_agent_its_account_executive(ae_user):
     item = QueueAssignmentFactory(queue=RoutingQueueFactory(auto_assign=False))
 
-    services.assignment_claim_next(queue=item.queue, actor=ae_user)
+    claims.assignment_claim_next(queue=item.queue, actor=ae_user)
 
     assert Lead.objects.get(pk=item.lead_id).assigned_ae == ae_user
 
@@ -54,7 +54,7 @@ def test_claim_next_on_an_empty_queue_gives_nothing(ae_user):
     queue = RoutingQueueFactory()
     QueueAssignmentFactory(queue=queue, status=S.ASSIGNED, assigned_to=AeUserFactory())
 
-    assert services.assignment_claim_next(queue=queue, actor=ae_user) is None
+    assert claims.assignment_claim_next(queue=queue, actor=ae_user) is None
 
 
 @pytest.mark.django_db
@@ -65,8 +65,8 @@ def test_an_agent_at_their_limit_cannot_claim():
         QueueAssignmentFactory(queue=queue, status=S.ASSIGNED, assigned_to=agent)
     waiting = QueueAssignmentFactory(queue=queue)
 
-    with pytest.raises(DomainError, match=services.AT_CAPACITY):
-        services.assignment_claim_next(queue=queue, actor=agent)
+    with pytest.raises(DomainError, match=checks.AT_CAPACITY):
+        claims.assignment_claim_next(queue=queue, actor=agent)
 
     waiting.refresh_from_db()
     assert waiting.status == S.QUEUED
@@ -79,9 +79,9 @@ def test_an_ic_cannot_claim_from_an_ae_queue():
     waiting = QueueAssignmentFactory(queue=queue)
 
     with pytest.raises(ActionForbidden) as refusal:
-        services.assignment_claim_next(queue=queue, actor=IcUserFactory())
+        claims.assignment_claim_next(queue=queue, actor=IcUserFactory())
 
-    assert refusal.value.message == services.WRONG_ROLE.format(
+    assert refusal.value.message == checks.WRONG_ROLE.format(
         people="account executives", queue="AE standard"
     )
     assert QueueAssignment.objects.get(pk=waiting.pk).status == S.QUEUED
@@ -94,7 +94,7 @@ def test_ops_watch_queues_but_cannot_claim(ops_user):
     QueueAssignmentFactory(queue=queue)
 
     with pytest.raises(ActionForbidden):
-        services.assignment_claim_next(queue=queue, actor=ops_user)
+        claims.assignment_claim_next(queue=queue, actor=ops_user)
 
 
 @pytest.mark.django_db
@@ -102,8 +102,8 @@ def test_a_closed_queue_gives_nothing_to_claim(ae_user):
     queue = RoutingQueueFactory(is_active=False, queue_name="Old AE")
     QueueAssignmentFactory(queue=queue)
 
-    with pytest.raises(DomainError, match=services.QUEUE_INACTIVE.format(queue="Old AE")):
-        services.assignment_claim_next(queue=queue, actor=ae_user)
+    with pytest.raises(DomainError, match=claims.QUEUE_INACTIVE.format(queue="Old AE")):
+        claims.assignment_claim_next(queue=queue, actor=ae_user)
 
 
 @pytest.mark.django_db
@@ -113,8 +113,10 @@ def test_an_agent_cannot_be_handed_more_than_their_limit_by_reassignment(ae_user
     QueueAssignmentFactory(queue=queue, status=S.ASSIGNED, assigned_to=full)
     mine = QueueAssignmentFactory(queue=queue, status=S.ASSIGNED, assigned_to=ae_user)
 
-    with pytest.raises(DomainError, match=services.AGENT_AT_CAPACITY):
-        services.assignment_reassign(assignment=mine, agent=full, actor=ae_user, reason="Holiday")
+    with pytest.raises(DomainError, match=checks.AGENT_AT_CAPACITY):
+        assignments.assignment_reassign(
+            assignment=mine, agent=full, actor=ae_user, reason="Holiday"
+        )
 
     mine.refresh_from_db()
     assert mine.assigned_to == ae_user
@@ -125,7 +127,7 @@ def test_ops_role_alone_cannot_be_given_queue_items(ae_user):
     item = QueueAssignmentFactory()
 
     with pytest.raises(ActionForbidden):
-        services.assignment_assign(assignment=item, agent=OpsUserFactory(), actor=None)
+        claims.assignment_assign(assignment=item, agent=OpsUserFactory(), actor=None)
 
 
 # --- concurrency ----------------------------------------------------------------------------
@@ -146,7 +148,7 @@ def test_claim_next_never_hands_one_item_to_two_agents():
     def claim(agent):
         try:
             start.wait(timeout=30)
-            item = services.assignment_claim_next(queue=queue, actor=agent)
+            item = claims.assignment_claim_next(queue=queue, actor=agent)
             results[agent.pk] = item.pk if item else None
         except Exception as exc:  # reported below: a thread's exception is otherwise lost
             errors.append(exc)

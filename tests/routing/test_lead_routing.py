@@ -11,9 +11,9 @@ from apps.integrations import registry
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.outbox import event_emit
 from apps.leads.models import Cohort, Lead, LeadStatus
-from apps.routing import services
 from apps.routing.handlers import route_profiled_lead
 from apps.routing.models import AssignmentStatus, QueueAssignment, QueueType
+from apps.routing.services import routing
 from tests.accounts.factories import AeUserFactory
 from tests.leads.factories import LeadFactory
 from tests.merchants.factories import MerchantFactory
@@ -58,7 +58,7 @@ def test_an_assisted_or_managed_lead_is_queued_for_an_account_executive(queues, 
     item = ae_items(lead).get()
     assert item.queue == queues["ae_standard"]
     assert item.status == S.QUEUED
-    assert item.priority == services.lead_priority(lead) == 80 + 10
+    assert item.priority == routing.lead_priority(lead) == 80 + 10
     assert item.sla_due_at is not None
     event = routed_events(lead).get()
     assert event.event_payload["queue"] == "ae_standard"
@@ -77,7 +77,7 @@ def test_a_self_serve_lead_goes_to_no_queue(queues, deliver):
 def test_a_lead_not_yet_profiled_goes_to_no_queue(queues):
     lead = LeadFactory(cohort=None)
 
-    assert services.lead_route(lead=lead) is None
+    assert routing.lead_route(lead=lead) is None
     assert not QueueAssignment.objects.filter(lead=lead).exists()
 
 
@@ -99,7 +99,7 @@ def test_big_leads_go_to_the_high_priority_queue(queues, gtv, locations, queue):
         number_of_locations=locations,
     )
 
-    item = services.lead_route(lead=lead)
+    item = routing.lead_route(lead=lead)
 
     assert item.queue.code == queue
 
@@ -109,7 +109,7 @@ def test_a_lead_without_gtv_or_locations_is_routed_with_the_lowest_priority(queu
         cohort=Cohort.MANAGED, annual_revenue_estimate=None, number_of_locations=None
     )
 
-    item = services.lead_route(lead=lead)
+    item = routing.lead_route(lead=lead)
 
     assert item.queue.code == "ae_standard"
     assert item.priority == 0
@@ -117,7 +117,7 @@ def test_a_lead_without_gtv_or_locations_is_routed_with_the_lowest_priority(queu
 
 def test_bigger_leads_get_a_higher_priority_number():
     def priority(gtv, locations):
-        return services.lead_priority(
+        return routing.lead_priority(
             Lead(annual_revenue_estimate=Decimal(gtv), number_of_locations=locations)
         )
 
@@ -157,7 +157,7 @@ def test_an_escalated_lead_is_not_queued_again(queues):
     lead = LeadFactory(cohort=Cohort.ASSISTED)
     escalated = QueueAssignmentFactory(lead=lead, queue=queues["ae_standard"], status=S.ESCALATED)
 
-    assert services.lead_route(lead=lead) == escalated
+    assert routing.lead_route(lead=lead) == escalated
     assert ae_items(lead).count() == 1
 
 
@@ -175,7 +175,7 @@ def test_re_profiling_does_not_reopen_work_an_agent_finished(queues, deliver):
 def test_a_closed_lead_is_not_routed(queues, status):
     lead = LeadFactory(cohort=Cohort.MANAGED, status=status)
 
-    assert services.lead_route(lead=lead) is None
+    assert routing.lead_route(lead=lead) is None
     assert not ae_items(lead).exists()
 
 
@@ -198,10 +198,10 @@ def test_a_lead_overridden_to_self_serve_has_its_ae_item_withdrawn_with_the_reas
     item.refresh_from_db()
     assert item.status == S.RESOLVED
     assert item.withdrawn_at is not None
-    assert item.reason == services.SELF_SERVE_REASON
+    assert item.reason == routing.SELF_SERVE_REASON
     latest = item.history.first()
     assert latest.history_user == ae
-    assert services.SELF_SERVE_REASON in latest.history_change_reason
+    assert routing.SELF_SERVE_REASON in latest.history_change_reason
     assert IntegrationEvent.objects.filter(
         event_type="assignment.withdrawn", aggregate_id=item.pk
     ).exists()
@@ -209,7 +209,7 @@ def test_a_lead_overridden_to_self_serve_has_its_ae_item_withdrawn_with_the_reas
 
 def test_a_lead_that_needs_an_ae_again_after_a_withdrawal_is_queued_again(queues, deliver):
     lead = LeadFactory(cohort=Cohort.ASSISTED)
-    first = services.lead_route(lead=lead)
+    first = routing.lead_route(lead=lead)
     Lead.objects.filter(pk=lead.pk).update(cohort=Cohort.SELF_SERVE)
     deliver("lead.cohort_changed", lead)
     Lead.objects.filter(pk=lead.pk).update(cohort=Cohort.MANAGED)
@@ -238,7 +238,7 @@ def test_a_full_high_priority_queue_overflows_to_the_next_ae_queue(queues):
     high.save()
     fill(high, 2)
 
-    item = services.lead_route(lead=big_lead())
+    item = routing.lead_route(lead=big_lead())
 
     assert item.queue == queues["ae_standard"]
     assert "overflow from ae_high_priority" in item.reason
@@ -250,7 +250,7 @@ def test_items_held_by_agents_do_not_fill_a_queue(queues):
     high.save()
     QueueAssignmentFactory(queue=high, status=S.ASSIGNED, assigned_to=AeUserFactory())
 
-    item = services.lead_route(lead=big_lead())
+    item = routing.lead_route(lead=big_lead())
 
     assert item.queue == high
 
@@ -262,7 +262,7 @@ def test_when_every_ae_queue_is_full_the_last_takes_the_lead_and_ops_are_warned(
         fill(queues[code], 1)
 
     with caplog.at_level(logging.WARNING, logger="apps.routing"):
-        item = services.lead_route(lead=big_lead())
+        item = routing.lead_route(lead=big_lead())
 
     assert item.queue == queues["ae_standard"]
     assert "every ae queue full" in item.reason
@@ -278,7 +278,7 @@ def test_a_standard_lead_never_overflows_into_the_high_priority_queue(queues):
     standard.save()
     fill(standard, 1)
 
-    item = services.lead_route(lead=LeadFactory(cohort=Cohort.ASSISTED))
+    item = routing.lead_route(lead=LeadFactory(cohort=Cohort.ASSISTED))
 
     assert item.queue == standard
 
@@ -288,7 +288,7 @@ def test_a_closed_queue_is_skipped(queues):
     high.is_active = False
     high.save()
 
-    item = services.lead_route(lead=big_lead())
+    item = routing.lead_route(lead=big_lead())
 
     assert item.queue == queues["ae_standard"]
 
@@ -303,7 +303,7 @@ def test_overflow_follows_the_overflow_rank(queues):
     queues["ae_standard"].save()
     middle = RoutingQueueFactory(code="ae_middle", overflow_rank=1, queue_type=QueueType.AE)
 
-    item = services.lead_route(lead=big_lead())
+    item = routing.lead_route(lead=big_lead())
 
     assert item.queue == middle
 
@@ -315,7 +315,7 @@ def test_without_any_open_ae_queue_nothing_is_queued_and_the_error_is_logged(que
     lead = big_lead()
 
     with caplog.at_level(logging.ERROR, logger="apps.routing"):
-        assert services.lead_route(lead=lead) is None
+        assert routing.lead_route(lead=lead) is None
 
     assert not ae_items(lead).exists()
     assert any("no active ae queue" in record.message for record in caplog.records)
@@ -327,8 +327,8 @@ def test_without_any_open_ae_queue_nothing_is_queued_and_the_error_is_logged(que
 def test_a_stalled_merchant_is_queued_once_for_ic_intervention(queues):
     merchant = MerchantFactory()
 
-    first = services.merchant_route_to_ic(merchant=merchant, reason="stalled 3 days on step 4")
-    again = services.merchant_route_to_ic(merchant=merchant, reason="stalled 4 days on step 4")
+    first = routing.merchant_route_to_ic(merchant=merchant, reason="stalled 3 days on step 4")
+    again = routing.merchant_route_to_ic(merchant=merchant, reason="stalled 4 days on step 4")
 
     assert first == again
     assert first.queue == queues["ic_intervention"]

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.leads.models import Lead
-from apps.routing import services, views
+from apps.routing import views
 from apps.routing.models import AssignmentNote, AssignmentStatus, QueueAssignment
+from apps.routing.services import checks, notes
 from apps.routing.templatetags.routing_tags import lead_url
 from tests.accounts.factories import (
     AeUserFactory,
@@ -386,7 +387,7 @@ def test_an_agent_at_their_limit_is_told_so(client, queues):
     response = client.post(claim_url("ae_standard"), headers=HTMX)
 
     assert response.status_code == 422
-    assert services.AT_CAPACITY in response.text
+    assert checks.AT_CAPACITY in response.text
     assert QueueAssignment.objects.get(pk=waiting.pk).status == S.QUEUED
 
 
@@ -451,7 +452,7 @@ def test_escalate_or_release_without_a_reason_is_refused_and_changes_nothing(
 
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#queue-lists"
-    assert services.REASON_REQUIRED in response.text
+    assert checks.REASON_REQUIRED in response.text
     item.refresh_from_db()
     assert item.status == S.ASSIGNED
     assert item.history.count() == history
@@ -513,7 +514,7 @@ def test_a_refusal_without_javascript_is_shown_after_the_redirect(client, queues
     response = client.post(action_url(item, "release"), {}, follow=True)
 
     assert response.redirect_chain == [(queue_url("ae_standard"), 302)]
-    assert services.REASON_REQUIRED in response.text
+    assert checks.REASON_REQUIRED in response.text
     assert QueueAssignment.objects.get(pk=item.pk).status == S.ASSIGNED
 
 
@@ -538,7 +539,7 @@ def test_an_empty_note_is_refused(client, queues, ae_user):
     response = client.post(action_url(item, "note"), {"body": ""}, headers=HTMX)
 
     assert response.status_code == 422
-    assert services.NOTE_REQUIRED in response.text
+    assert notes.NOTE_REQUIRED in response.text
     assert not AssignmentNote.objects.exists()
 
 
@@ -562,7 +563,7 @@ def test_acting_on_someone_elses_item_is_refused_and_changes_nothing(
     response = client.post(action_url(item, action), data, headers=HTMX)
 
     assert response.status_code == 422
-    assert services.NOT_YOUR_ITEM in response.text
+    assert checks.NOT_YOUR_ITEM in response.text
     item.refresh_from_db()
     assert (item.status, item.assigned_to) == (S.ASSIGNED, other)
     assert item.history.count() == history

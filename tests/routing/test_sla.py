@@ -13,8 +13,9 @@ from django_q.models import Schedule
 from apps.integrations.models import IntegrationEvent
 from apps.progress.models import AlertStatus, AlertType, Severity, StallAlert
 from apps.progress.services import alert_raise_sla_breach
-from apps.routing import selectors, services, tasks
+from apps.routing import selectors, tasks
 from apps.routing.models import AssignmentStatus, QueueAssignment
+from apps.routing.services import assignments, claims, routing
 from tests.accounts.factories import AeUserFactory
 from tests.leads.factories import LeadFactory
 from tests.merchants.factories import MerchantFactory
@@ -37,7 +38,7 @@ def queue(db):
 def item(queue):
     """Queued at 09:00:00, first contact due at 10:00:00."""
     with time_machine.travel(QUEUED_AT, tick=False):
-        return services.assignment_enqueue(queue=queue, lead=LeadFactory())
+        return routing.assignment_enqueue(queue=queue, lead=LeadFactory())
 
 
 def sweep_at(moment) -> int:
@@ -74,10 +75,10 @@ def test_an_item_is_breached_one_second_after_its_deadline(item):
 
 
 def test_contact_at_exactly_the_deadline_meets_the_sla(item, ae_user):
-    services.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
+    claims.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
 
     with time_machine.travel(DUE_AT, tick=False):
-        services.assignment_record_contact(assignment=item, actor=ae_user)
+        assignments.assignment_record_contact(assignment=item, actor=ae_user)
 
     item.refresh_from_db()
     assert item.first_contact_at == DUE_AT
@@ -87,10 +88,10 @@ def test_contact_at_exactly_the_deadline_meets_the_sla(item, ae_user):
 
 
 def test_contact_one_second_late_marks_the_breach_without_an_alert(item, ae_user):
-    services.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
+    claims.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
 
     with time_machine.travel(DUE_AT + SECOND, tick=False):
-        services.assignment_record_contact(assignment=item, actor=ae_user)
+        assignments.assignment_record_contact(assignment=item, actor=ae_user)
 
     item.refresh_from_db()
     assert item.sla_breached is True
@@ -139,7 +140,7 @@ def test_raising_the_alert_twice_returns_the_first(item):
 def test_a_merchant_item_breach_alert_is_about_the_merchant(queue):
     merchant = MerchantFactory()
     with time_machine.travel(QUEUED_AT, tick=False):
-        services.assignment_enqueue(queue=queue, lead=merchant.lead, merchant=merchant)
+        routing.assignment_enqueue(queue=queue, lead=merchant.lead, merchant=merchant)
 
     sweep_at(DUE_AT + SECOND)
 
@@ -235,9 +236,9 @@ def test_the_clock_says_how_long_is_left_or_how_late_it_is(item):
 
 
 def test_first_contact_stops_the_clock(item, ae_user):
-    services.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
+    claims.assignment_assign(assignment=item, agent=ae_user, actor=ae_user)
     with time_machine.travel(QUEUED_AT + timedelta(minutes=50), tick=False):
-        services.assignment_record_contact(assignment=item, actor=ae_user)
+        assignments.assignment_record_contact(assignment=item, actor=ae_user)
 
     clock = selectors.sla_clock(item, DUE_AT + timedelta(days=2))
 

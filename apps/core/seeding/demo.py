@@ -113,13 +113,13 @@ from apps.progress.services import (
     step_start,
 )
 from apps.routing.models import CohortRule, QueueAssignment, RoutingQueue
-from apps.routing.services import (
-    assignment_assign,
-    assignment_enqueue,
+from apps.routing.services.assignments import (
     assignment_record_contact,
     assignment_resolve,
     assignment_start_work,
 )
+from apps.routing.services.claims import assignment_assign
+from apps.routing.services.routing import assignment_enqueue
 
 REFERENCE_MISSING = "Reference data is missing: run manage.py seed_rules first."
 

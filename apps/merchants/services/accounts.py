@@ -33,7 +33,7 @@ from apps.routing.models import (
     QueueType,
     RoutingQueue,
 )
-from apps.routing.services import assignment_enqueue, lead_priority
+from apps.routing.services.routing import assignment_enqueue, lead_priority
 
 logger = logging.getLogger(__name__)
 

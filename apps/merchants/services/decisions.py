@@ -25,13 +25,13 @@ from apps.routing.models import (
     QueueAssignment,
     RoutingQueue,
 )
-from apps.routing.services import (
-    assignment_assign,
-    assignment_enqueue,
+from apps.routing.services.assignments import (
     assignment_record_contact,
     assignment_resolve,
     assignment_withdraw,
 )
+from apps.routing.services.claims import assignment_assign
+from apps.routing.services.routing import assignment_enqueue
 
 logger = logging.getLogger(__name__)
 

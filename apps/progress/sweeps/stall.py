@@ -1,5 +1,10 @@
-"""The stall sweep (DESIGN.md rule 8): django-q2 runs `apps.progress.tasks.stall_sweep` every
-15 minutes (schedule "stall-sweep").
+"""The stall sweep: `stall_sweep` finds stalled, abandoned and erroring journeys and lost leads
+in a fixed number of queries, raises one alert per condition (once), raises severities, and
+resolves alerts whose merchant moved on (`alerts_resolve_moved_on`). One transaction,
+idempotent; its outbox events (`ALERT_RAISED`, `MERCHANT_LOST`) are delivered after commit.
+
+DESIGN.md rule 8: django-q2 runs `apps.progress.tasks.stall_sweep` every 15 minutes (schedule
+"stall-sweep").
 
 What it finds
 -------------
@@ -24,18 +29,7 @@ Each condition raises its own alert, once: there is at most one open alert per (
 step, type) (a partial unique index), so a merchant found 20 days idle gets a stalled and an
 abandoned alert, and running the sweep again raises nothing new.
 
-Severity (days as above, thresholds from the policy):
-
-    days < stalled_after_days * 2                      low
-    stalled_after_days * 2 <= days < high              medium
-    high_severity_after_days (7) <= days < critical    high
-    days >= critical_severity_after_days (10)          critical
-
-    error_threshold alerts are at least medium; managed merchants are one level higher
-    (low -> medium -> high -> critical). Self-serve: 3-5 d low, 6 d medium, 7-9 d high, 10+ d
-    critical; assisted: 2-3 d low, 4-6 d medium; managed: 1 d medium, 2-6 d high, 7+ d
-    critical. The sweep raises the severity of open stalled and abandoned alerts as the days
-    add up, never lowers it (a person may have raised it by hand).
+Severity: see apps/progress/sweeps/severity.py.
 
 Resolving itself
 ----------------
@@ -58,16 +52,8 @@ The one per-row path is resolving alerts whose merchant moved on: the service (t
 history, event) runs for each alert that changes, and only for those; most are resolved
 earlier by the step-completion handler, so the sweep finds few.
 
-What happens next, per merchant, runs from the outbox after commit (`handlers.py`), at least
-once and idempotently, each delivery in its own transaction:
-
-- `alert.raised` (stalled): one nudge email to the merchant linking to the step's page,
-  sent with the alert id as the email provider's idempotency key (a redelivery never emails
-  twice); for a self-serve merchant, one item in the policy's intervention queue (IC
-  intervention), linked from the alert so it is queued once per open alert.
-- `alert.raised` (abandoned): the journey is marked abandoned (merchant_journey_abandon).
-- `merchant.lost`: the lead is marked lost (lead_mark_lost), unless it closed or converted
-  meanwhile or the journey resumed. The sweep records it only while no such event is waiting.
+What happens next, per merchant, runs from the outbox after commit: see
+apps/progress/sweeps/follow_ups.py.
 """
 
 import logging
@@ -78,7 +64,6 @@ from datetime import timedelta
 from functools import reduce
 from operator import or_
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -95,15 +80,12 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from apps.core.errors import DomainError
-from apps.core.fsm import save_tracked
 from apps.integrations.models import IntegrationEvent
-from apps.leads.models import OPEN_LEAD_STATUSES, Cohort
+from apps.leads.models import OPEN_LEAD_STATUSES
 from apps.merchants.choices import JourneyStatus
 from apps.merchants.models import Merchant
 from apps.progress.models import (
@@ -112,11 +94,12 @@ from apps.progress.models import (
     SEVERITY_RANK,
     AlertType,
     MerchantStepProgress,
-    Severity,
     StallAlert,
     StallPolicy,
     StepStatus,
 )
+from apps.progress.services import alert_resolve
+from apps.progress.sweeps.severity import _BY_RANK, _severity_steps, severity_for
 
 logger = logging.getLogger(__name__)
 
@@ -129,28 +112,6 @@ ACTIVE_STEP_STATUSES = [StepStatus.IN_PROGRESS, StepStatus.BLOCKED, StepStatus.F
 DELIVERY_CHUNK = 50
 DELIVER_TASK = "apps.progress.tasks.events_deliver"
 DAY = timedelta(days=1)
-
-# The page of each step a nudge email links to (URL names; merchants:dashboard otherwise).
-# Step 6 (payment) needs an order in its URL: the dashboard leads there.
-STEP_PAGES = {
-    3: "merchants:kyb",
-    4: "orders:quote",
-    5: "orders:quote",
-    7: "merchants:kyc",
-    8: "merchants:data_import",
-    9: "merchants:hardware_setup",
-    10: "merchants:final_config",
-}
-DASHBOARD_PAGE = "merchants:dashboard"
-NUDGE_SUBJECT = "Pick up where you left off: {step}"
-
-_LEVEL_UP = {
-    Severity.LOW: Severity.MEDIUM,
-    Severity.MEDIUM: Severity.HIGH,
-    Severity.HIGH: Severity.CRITICAL,
-    Severity.CRITICAL: Severity.CRITICAL,
-}
-_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
 @dataclass
@@ -167,31 +128,6 @@ class SweepResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-# --- Severity ---------------------------------------------------------------------------------
-
-
-def _severity_steps(policy: StallPolicy, *, shifted: bool = True) -> list[tuple[int, str]]:
-    """(minimum days, severity), highest severity first; `shifted` applies the managed
-    cohort's one level up."""
-    steps = [
-        (policy.critical_severity_after_days, Severity.CRITICAL),
-        (policy.high_severity_after_days, Severity.HIGH),
-        (policy.stalled_after_days * 2, Severity.MEDIUM),
-        (0, Severity.LOW),
-    ]
-    if shifted and policy.cohort == Cohort.MANAGED:
-        steps = [(days, _LEVEL_UP[severity]) for days, severity in steps]
-    return steps
-
-
-def severity_for(*, days: int, policy: StallPolicy, alert_type: str = AlertType.STALLED) -> str:
-    """The severity table of the module docstring."""
-    severity = next(s for minimum, s in _severity_steps(policy, shifted=False) if days >= minimum)
-    if alert_type == AlertType.ERROR_THRESHOLD and SEVERITY_RANK[severity] < 2:
-        severity = Severity.MEDIUM
-    return _LEVEL_UP[severity] if policy.cohort == Cohort.MANAGED else severity
 
 
 def _days(now, since) -> int:
@@ -505,8 +441,6 @@ def alerts_resolve_moved_on(*, merchant_id=None) -> int:
     """Resolve the open stalled/abandoned/error alerts whose merchant moved on (module
     docstring), all of them or one merchant's. One query finds them; the resolve service runs
     for each one found. Returns how many were resolved."""
-    from apps.progress.services import alert_resolve
-
     progress = MerchantStepProgress.objects.filter(
         merchant_id=OuterRef("merchant_id"), step_id=OuterRef("step_id")
     )
@@ -554,181 +488,3 @@ def _why(alert: StallAlert) -> str:
     if merchant.current_step != alert.step_id:
         return f"the merchant moved on to step {merchant.current_step}"
     return f"the merchant was active again on step {alert.step_id}"
-
-
-# --- Follow-ups, one merchant at a time (from the outbox handlers) --------------------------------
-
-
-def _open_alert_for_update(alert_id) -> StallAlert | None:
-    alert = StallAlert.objects.select_for_update().filter(pk=alert_id).first()
-    if alert is None or alert.alert_status not in OPEN_ALERT_STATUSES or not alert.merchant_id:
-        return None
-    return alert
-
-
-def stall_follow_up(*, alert_id) -> StallAlert | None:
-    """For a new stalled alert: queue a self-serve merchant for IC intervention (once per
-    alert), then send the merchant one nudge email (once per alert, whatever the retries)."""
-    with transaction.atomic():
-        alert = _open_alert_for_update(alert_id)
-        if alert is None:
-            return None
-        merchant = Merchant.objects.select_related("user", "lead").get(pk=alert.merchant_id)
-        if merchant.cohort == Cohort.SELF_SERVE:
-            stall_intervention_enqueue(alert=alert, merchant=merchant)
-        stall_nudge_send(alert=alert, merchant=merchant)
-    return alert
-
-
-def stall_intervention_enqueue(*, alert: StallAlert, merchant: Merchant):
-    """Put the merchant in its policy's intervention queue, once per open alert: the item is
-    linked from the alert. A merchant already waiting in that queue (an earlier step's alert)
-    is not queued twice: the alert is linked to that item."""
-    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
-    from apps.routing.services import assignment_enqueue
-
-    if alert.queue_assignment_id is not None:
-        return alert.queue_assignment
-    policy = (
-        StallPolicy.objects.select_related("intervention_queue")
-        .filter(cohort=merchant.cohort)
-        .first()
-    )
-    queue = policy.intervention_queue if policy else None
-    if queue is None or not queue.is_active:
-        return None
-    step = alert.step
-    reason = f"Stalled {alert.days_stalled} days on step {step.id} ({step.step_name})"
-    with transaction.atomic():
-        assignment = (
-            QueueAssignment.objects.filter(
-                queue=queue,
-                merchant=merchant,
-                lead__isnull=True,
-                status__in=OPEN_ASSIGNMENT_STATUSES,
-            )
-            .order_by("queued_at")
-            .first()
-        )
-        if assignment is None:
-            assignment = assignment_enqueue(
-                queue=queue,
-                merchant=merchant,
-                priority=SEVERITY_RANK.get(alert.severity, 0),
-                reason=reason,
-                actor=None,
-            )
-        alert.queue_assignment = assignment
-        save_tracked(
-            alert,
-            actor=None,
-            reason=f"stall_intervention_enqueue: {queue.code}",
-            update_fields=["queue_assignment", "updated_at"],
-        )
-        progress = MerchantStepProgress.objects.filter(
-            merchant=merchant, step_id=alert.step_id
-        ).first()
-        if progress is not None and not progress.intervention_required:
-            progress.intervention_required = True
-            progress.intervention_reason = reason
-            progress.intervention_triggered_at = timezone.now()
-            save_tracked(
-                progress,
-                actor=None,
-                reason=f"stall_intervention_enqueue: {queue.code}",
-                update_fields=[
-                    "intervention_required",
-                    "intervention_reason",
-                    "intervention_triggered_at",
-                    "updated_at",
-                ],
-            )
-    return assignment
-
-
-def step_page_url(step_id: int | None) -> str:
-    """The absolute URL of the page where the merchant continues `step_id`; the dashboard
-    when that page does not exist (yet) or needs more than the step to be found."""
-    path = None
-    for name in (STEP_PAGES.get(step_id), DASHBOARD_PAGE):
-        if not name:
-            continue
-        try:
-            path = reverse(name)
-        except NoReverseMatch:
-            continue
-        break
-    base = getattr(settings, "PORTAL_BASE_URL", "") or "http://localhost:8000"
-    return base.rstrip("/") + (path or "/")
-
-
-def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
-    """One email per alert: the alert id is the email provider's idempotency key."""
-    from apps.integrations.providers import get_provider
-
-    to = (merchant.user.email if merchant.user_id else "") or merchant.lead.email
-    if not to:
-        return None
-    step = alert.step
-    context = {
-        "merchant": merchant,
-        "first_name": merchant.lead.first_name,
-        "step": step,
-        "days": alert.days_stalled,
-        "url": step_page_url(step.id),
-    }
-    return get_provider("email").send(
-        idempotency_key=str(alert.pk),
-        to=to,
-        subject=NUDGE_SUBJECT.format(step=step.step_name),
-        body=render_to_string("progress/email/stall_nudge.txt", context),
-    )
-
-
-def abandonment_follow_up(*, alert_id) -> Merchant | None:
-    """For a new abandoned alert: mark the journey abandoned (if it is still in progress)
-    and stamp the step's abandoned_at."""
-    from apps.merchants.services.journey import merchant_journey_abandon
-
-    with transaction.atomic():
-        alert = _open_alert_for_update(alert_id)
-        if alert is None:
-            return None
-        merchant = Merchant.objects.select_for_update().get(pk=alert.merchant_id)
-        if merchant.journey_status != JourneyStatus.IN_PROGRESS:
-            return merchant
-        merchant_journey_abandon(
-            merchant=merchant,
-            actor=None,
-            reason=f"no activity on step {alert.step_id} for {alert.days_stalled} days",
-        )
-        progress = MerchantStepProgress.objects.filter(
-            merchant=merchant, step_id=alert.step_id
-        ).first()
-        if progress is not None:
-            progress.abandoned_at = merchant.journey_abandoned_at or timezone.now()
-            save_tracked(
-                progress,
-                actor=None,
-                reason="stall_sweep: journey abandoned",
-                update_fields=["abandoned_at", "updated_at"],
-            )
-    return merchant
-
-
-def lead_lost_follow_up(*, merchant_id, days_inactive: int | None = None):
-    """Mark the merchant's lead lost, if its journey is still abandoned and the lead open."""
-    from apps.leads.models import Lead
-    from apps.leads.services import lead_mark_lost
-
-    with transaction.atomic():
-        merchant = Merchant.objects.filter(pk=merchant_id).first()
-        if merchant is None or merchant.journey_status != JourneyStatus.ABANDONED:
-            return None
-        lead = Lead.objects.select_for_update().get(pk=merchant.lead_id)
-        if lead.status not in OPEN_LEAD_STATUSES:
-            return lead
-        days = f" for {days_inactive} days" if days_inactive is not None else ""
-        return lead_mark_lost(
-            lead=lead, actor=None, reason=f"Journey abandoned: no activity{days}"
-        )
