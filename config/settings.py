@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.progress",
     "apps.integrations",
     "apps.compliance",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

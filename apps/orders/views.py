@@ -7,7 +7,6 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -16,6 +15,7 @@ from django_htmx.http import reswap, retarget
 
 from apps.accounts import roles
 from apps.core.errors import DomainError
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.leads.models import Cohort
 from apps.merchants.access import merchant_required
@@ -326,19 +326,6 @@ def order_detail(request, order_number):
 # --- AE pages ---------------------------------------------------------------------------------
 
 
-def _page(request, queryset):
-    page = Paginator(queryset, STAFF_PAGE_SIZE).get_page(request.GET.get("page"))
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query["page"] = number
-        return f"?{query.urlencode()}"
-
-    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = link(page.next_page_number()) if page.has_next() else ""
-    return page
-
-
 def _search_text(value: str) -> str:
     """What a search box may send to the database: 100 characters, no NUL."""
     return value.replace("\x00", "")[:100]
@@ -356,7 +343,11 @@ def staff_order_list(request):
         request,
         "orders/staff_order_list.html",
         {
-            "orders": _page(request, selectors.order_list_for_staff(search=search, status=status)),
+            "orders": paginate(
+                request,
+                selectors.order_list_for_staff(search=search, status=status),
+                per_page=STAFF_PAGE_SIZE,
+            ),
             "search": search,
             "status": status,
             "statuses": OrderStatus.choices,

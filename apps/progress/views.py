@@ -9,7 +9,6 @@ import csv
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from django_htmx.http import reswap, retarget
 
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.progress import charts, selectors
 from apps.progress.forms import (
@@ -46,19 +46,6 @@ DISMISSED = "Dismissed."
 # --- Alerts inbox -------------------------------------------------------------------------------
 
 
-def _page(request, alerts):
-    page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query["page"] = number
-        return f"?{query.urlencode()}"
-
-    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = link(page.next_page_number()) if page.has_next() else ""
-    return page
-
-
 @role_required(*ALERT_ROLES)
 @require_GET
 def alert_inbox(request):
@@ -67,7 +54,7 @@ def alert_inbox(request):
     status = 200
     if form.is_valid():
         filters = {name: value or None for name, value in form.cleaned_data.items()}
-        page = _page(request, selectors.alert_inbox_list(**filters))
+        page = paginate(request, selectors.alert_inbox_list(**filters), per_page=PAGE_SIZE)
     else:
         status = 400
         page = None
@@ -87,11 +74,8 @@ def alert_inbox(request):
 def _next_url(request) -> str:
     inbox = reverse("progress:alert_inbox")
     candidate = request.POST.get("next", "")
-    if (
-        candidate.startswith(inbox)
-        and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
+    if candidate.startswith(inbox) and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
     return inbox
@@ -281,8 +265,15 @@ EXPORTS = {
     ),
     "alerts": (
         "open-alerts-by-severity",
-        ["severity", "total", "stalled", "abandoned", "error_threshold", "sla_breach",
-         "delivery_failed"],
+        [
+            "severity",
+            "total",
+            "stalled",
+            "abandoned",
+            "error_threshold",
+            "sla_breach",
+            "delivery_failed",
+        ],
         selectors.open_alerts_by_severity,
         lambda r: [
             r["severity"],

@@ -5,7 +5,7 @@ from apps.routing.services import auto_assign, sla
 
 
 def sla_sweep():
-    """Scheduled every 5 minutes as "sla-sweep" (apps/core/seeding/reference.py)."""
+    """Scheduled every 5 minutes as "sla-sweep" (apps/demo/reference.py)."""
     return sla.assignments_sla_sweep()
 
 

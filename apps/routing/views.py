@@ -11,7 +11,6 @@ on it (ops watch).
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django_htmx.http import reswap, retarget
 
 from apps.accounts import roles
 from apps.core.errors import DomainError
+from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.routing import selectors
 from apps.routing.forms import NoteForm, ReasonForm, ReassignForm, ResolveForm, first_error
@@ -87,15 +87,7 @@ ACTIONS = {
 
 
 def _page(request, queryset, param: str, now):
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query[param] = number
-        return f"?{query.urlencode()}"
-
-    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = link(page.next_page_number()) if page.has_next() else ""
+    page = paginate(request, queryset, per_page=PAGE_SIZE, param=param)
     selectors.with_sla_clocks(page, now)
     return page
 

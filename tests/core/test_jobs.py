@@ -36,7 +36,7 @@ from apps.core.jobs import (
     TaskRefused,
     task_refusal,
 )
-from apps.core.seeding.reference import schedules_seed
+from apps.demo.reference import schedules_seed
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from apps.core.seeding.reference import products_seed, tax_rates_seed
+from apps.demo.reference import products_seed, tax_rates_seed
 from apps.leads.models import Cohort
 from apps.orders.models import Order
 from apps.orders.models.order import OrderStatus

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from apps.core.seeding.reference import COHORT_RULES
+from apps.demo.reference import COHORT_RULES
 from apps.leads import services
 from apps.leads.models import Cohort, SellingPlan, SetupPlan
 from apps.leads.scoring import FALLBACK_REASON, MATCHES_EVERY_LEAD, LeadFacts, rule_match_reason

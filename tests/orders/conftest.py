@@ -3,7 +3,7 @@ step 4 through the services (KYB approved by the provider), and a paid order."""
 
 import pytest
 
-from apps.core.seeding.reference import products_seed, routing_queues_seed, tax_rates_seed
+from apps.demo.reference import products_seed, routing_queues_seed, tax_rates_seed
 from apps.leads.models import Cohort
 from apps.merchants.choices import CheckStatus
 from apps.merchants.services.kyb import merchant_kyb_submit

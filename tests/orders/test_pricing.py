@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from apps.core.seeding.reference import PRODUCTS
+from apps.demo.reference import PRODUCTS
 from apps.orders import pricing
 from apps.orders.pricing import CatalogEntry, Selection, money, price_quote
 

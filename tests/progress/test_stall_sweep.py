@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from apps.core.seeding.reference import task_exists
+from apps.demo.reference import task_exists
 from apps.integrations.models import IntegrationEvent, SandboxLedgerEntry
 from apps.leads.models import Cohort, LeadStatus
 from apps.merchants.choices import JourneyStatus

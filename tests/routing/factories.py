@@ -57,8 +57,8 @@ class AssignmentNoteFactory(DjangoModelFactory):
 
 
 def seeded_queues() -> dict[str, RoutingQueue]:
-    """The five queues of apps/core/seeding/reference.py, by code."""
-    from apps.core.seeding.reference import ROUTING_QUEUES
+    """The five queues of apps/demo/reference.py, by code."""
+    from apps.demo.reference import ROUTING_QUEUES
 
     queues = {}
     for code, name, queue_type, sla, max_size, rank, auto_assign in ROUTING_QUEUES:

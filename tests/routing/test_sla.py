@@ -193,7 +193,7 @@ def test_the_sweep_finds_what_is_due_in_one_query(queue):
 
 
 def test_the_sla_sweep_schedule_is_created_once_its_task_exists():
-    from apps.core.seeding.reference import schedules_seed
+    from apps.demo.reference import schedules_seed
 
     schedules_seed()
     schedules_seed()

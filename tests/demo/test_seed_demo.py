@@ -7,8 +7,8 @@ from django.core.management.base import CommandError
 from apps.accounts.models import User
 from apps.accounts.roles import STAFF_ROLES
 from apps.compliance.models import KybKycAuditLog
-from apps.core.seeding.demo import REFERENCE_MISSING, demo_leads
-from apps.core.seeding.demo_data import DEMO_JOURNEYS, DEMO_USERS
+from apps.demo.data import DEMO_JOURNEYS, DEMO_USERS
+from apps.demo.seed import REFERENCE_MISSING, demo_leads
 from apps.leads.models import Cohort, Lead
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant

@@ -1,68 +1,33 @@
-"""Demo data (`manage.py seed_demo`): a user per role and 36 leads at every point of the
-journey, built through the services so states, history and audit rows are the real ones.
+"""The rest of a demo lead's journey, through the services: the merchant account, KYB, the
+order and its payment and shipment, owners and bank account, then the twists (stalls,
+abandonment, repeated errors) that give the staff screens something to show."""
 
-Deterministic (Faker and random seeded per lead) and idempotent: users and leads are keyed
-by email, and what exists is skipped. Each lead with everything hanging off it is built in
-one transaction, so a failure leaves no half-built merchant.
-
-Where no service exists yet for a creation (lead capture, merchant account, location,
-person, order and its items, payment, shipment, stall alert) the row is written here with
-`save_tracked` (system as history user, a "seed_demo: ..." reason); every state change
-after that goes through the transition services.
-"""
-
-import random
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.contrib.auth.models import Group
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from faker import Faker
 
-from apps.accounts.models import User
-from apps.accounts.roles import MERCHANT
 from apps.core.fsm import save_tracked
-from apps.core.seeding.demo_data import (
+from apps.demo.context import CENT, REASON, Demo
+from apps.demo.data import (
     ABANDONED,
     ALERT_TYPES,
-    ASSIGNED,
     BANKS,
-    BUSINESS_STRUCTURES,
     COMPLETED,
-    CONTACTED,
-    DEMO_JOURNEYS,
-    DEMO_PASSWORD,
-    DEMO_USERS,
-    DISQUALIFIED,
     EIN_PREFIXES,
     ERRORS,
     HARDWARE_BY_VERTICAL,
     HARDWARE_PER_REGISTER,
-    HIGH_PRIORITY_GTV,
-    HIGH_PRIORITY_LOCATIONS,
     LEGAL_SUFFIX,
-    LOST,
-    MARKETING,
     PLACES,
-    PROFILES,
     REJECTED,
     REVIEW,
     REVIEW_APPROVED,
-    SEED,
     STALLED,
     TIER_BY_COHORT,
-    VERTICALS,
-    WORDS,
-    DemoJourney,
-    DemoUser,
-    demo_lead_email,
 )
-from apps.core.seeding.reference import INTERVENTION_QUEUE
-from apps.leads.models import Cohort, Lead, SellingPlan, SetupPlan
-from apps.leads.services import lead_disqualify, lead_mark_lost
+from apps.demo.reference import INTERVENTION_QUEUE
+from apps.leads.models import Cohort, SetupPlan
 from apps.merchants.choices import CheckStatus as Kyb
 from apps.merchants.choices import PersonType as Person
 from apps.merchants.models import Merchant, MerchantLocation, MerchantPerson
@@ -78,7 +43,7 @@ from apps.merchants.services.kyc import (
     person_kyc_decide,
     person_kyc_submit,
 )
-from apps.orders.models import HardwareShipment, Order, OrderItem, Payment, Product, TaxRate
+from apps.orders.models import HardwareShipment, Order, OrderItem, Payment
 from apps.orders.models.catalog import ItemType
 from apps.orders.services.payments import payment_authorize, payment_capture
 from apps.orders.services.shipments import (
@@ -98,7 +63,6 @@ from apps.orders.services.transitions import (
     order_request_payment,
 )
 from apps.progress.models import (
-    JourneyStep,
     MerchantStepProgress,
     Severity,
     StallAlert,
@@ -112,7 +76,7 @@ from apps.progress.services import (
     step_skip,
     step_start,
 )
-from apps.routing.models import CohortRule, QueueAssignment, RoutingQueue
+from apps.routing.models import QueueAssignment
 from apps.routing.services.assignments import (
     assignment_record_contact,
     assignment_resolve,
@@ -120,264 +84,6 @@ from apps.routing.services.assignments import (
 )
 from apps.routing.services.claims import assignment_assign
 from apps.routing.services.routing import assignment_enqueue
-
-REFERENCE_MISSING = "Reference data is missing: run manage.py seed_rules first."
-
-
-class ReferenceDataMissing(Exception):
-    pass
-
-
-REASON = "seed_demo"
-CENT = Decimal("0.01")
-
-
-# --- Reference data the demo needs ------------------------------------------------------------
-@dataclass
-class Reference:
-    users: dict[str, User]
-    queues: dict[str, RoutingQueue]
-    products: dict[str, Product]
-    tax_rates: dict[str, Decimal]
-    rules: list[CohortRule]
-    stall_policies: dict[str, StallPolicy]
-
-    @property
-    def agents(self) -> list[User]:
-        return [self.users["ae1@demo.test"], self.users["ae2@demo.test"]]
-
-
-def reference_load(users: dict[str, User]) -> Reference:
-    """Everything seed_rules makes; a clear error when it has not run."""
-    queues = {queue.code: queue for queue in RoutingQueue.objects.all()}
-    needed = {"ae_high_priority", "ae_standard", "ic_onboarding", INTERVENTION_QUEUE}
-    if JourneyStep.objects.count() != 10 or not needed <= set(queues):
-        raise ReferenceDataMissing(REFERENCE_MISSING)
-    return Reference(
-        users=users,
-        queues=queues,
-        products={product.sku: product for product in Product.objects.filter(is_active=True)},
-        tax_rates=dict(TaxRate.objects.filter(country="US").values_list("state", "rate")),
-        rules=list(cohort_rules_active()),
-        stall_policies={policy.cohort: policy for policy in StallPolicy.objects.all()},
-    )
-
-
-# --- Cohort (a stand-in until the profiling service exists) -----------------------------------
-def cohort_rules_active():
-    now = timezone.now()
-    return (
-        CohortRule.objects.filter(is_active=True, effective_from__lte=now)
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=now))
-        .order_by("priority", "rule_name")
-    )
-
-
-def _condition_holds(name: str, wanted, facts: dict) -> bool:
-    if wanted is None:
-        return True
-    checks = {
-        "gtv_min": lambda: facts["gtv"] >= wanted,
-        "gtv_max": lambda: facts["gtv"] <= wanted,
-        "locations_min": lambda: facts["locations"] >= wanted,
-        "locations_max": lambda: facts["locations"] <= wanted,
-        "verticals": lambda: facts["vertical"] in wanted,
-        "countries": lambda: facts["country"] in wanted,
-    }
-    return checks[name]()
-
-
-def _conditions_hold(conditions: dict, facts: dict) -> bool:
-    """Every key holds, and one group of "any" holds (CohortRule docstring)."""
-    plain = {name: wanted for name, wanted in conditions.items() if name != "any"}
-    if not all(_condition_holds(name, wanted, facts) for name, wanted in plain.items()):
-        return False
-    groups = conditions.get("any")
-    return not groups or any(_conditions_hold(group, facts) for group in groups)
-
-
-def cohort_match(rules, *, gtv: Decimal, locations: int, vertical: str, country: str):
-    """(cohort, selling plan, setup plan) of the first matching rule; self-serve if none."""
-    facts = {"gtv": gtv, "locations": locations, "vertical": vertical, "country": country}
-    for rule in rules:
-        if _conditions_hold(rule.conditions, facts):
-            return rule.cohort, rule.selling_plan, rule.setup_plan
-    return Cohort.SELF_SERVE, SellingPlan.SELF_SERVE, SetupPlan.SELF_SERVE
-
-
-# --- Users ------------------------------------------------------------------------------------
-def demo_users_seed() -> tuple[dict[str, User], dict[str, str]]:
-    """The demo users by email, and for each "created" or "exists" (left as it is)."""
-    users, status = {}, {}
-    for spec in DEMO_USERS:
-        user = User.objects.filter(email=spec.email).first()
-        status[spec.email] = "exists" if user else "created"
-        if user is None:
-            user = _demo_user_create(spec)
-        users[spec.email] = user
-    return users, status
-
-
-def _demo_user_create(spec: DemoUser) -> User:
-    create = User.objects.create_superuser if spec.superuser else User.objects.create_user
-    user = create(
-        spec.email,
-        DEMO_PASSWORD,
-        first_name=spec.first_name,
-        last_name=spec.last_name,
-        is_staff=spec.superuser or spec.role != MERCHANT,
-        email_verified_at=timezone.now(),
-    )
-    user.groups.add(Group.objects.get(name=spec.role))
-    return user
-
-
-# --- One lead and everything after it ---------------------------------------------------------
-@dataclass
-class Demo:
-    """The lead being built and what hangs off it."""
-
-    index: int
-    journey: DemoJourney
-    ref: Reference
-    fake: Faker
-    rng: random.Random
-    lead: Lead | None = None
-    vertical: str = ""
-    agent: User | None = None
-    ae_assignment: QueueAssignment | None = None
-    ic_assignment: QueueAssignment | None = None
-    merchant: Merchant | None = None
-    progress: dict[int, MerchantStepProgress] = field(default_factory=dict)
-    location: MerchantLocation | None = None
-    order: Order | None = None
-    shipment: HardwareShipment | None = None
-
-    @property
-    def actor(self):
-        """Who acts on the merchant's own steps: its login, or the system."""
-        return self.merchant.user if self.merchant else None
-
-    @property
-    def policy(self) -> StallPolicy:
-        return self.ref.stall_policies[self.merchant.cohort]
-
-    @property
-    def skips_optional(self) -> bool:
-        return self.index % 2 == 0
-
-
-def demo_lead_seed(*, index: int, journey: DemoJourney, ref: Reference, fake: Faker) -> Lead:
-    """Build lead number `index` as `journey` says, in one transaction."""
-    fake.seed_instance(SEED + index)
-    demo = Demo(index, journey, ref, fake, random.Random(SEED + index))
-    with transaction.atomic():
-        _lead_capture(demo)
-        if demo.lead.cohort != Cohort.SELF_SERVE:
-            _ae_queue(demo)
-        if journey.reached is None:
-            _lead_twist(demo)
-            return demo.lead
-        if demo.ae_assignment:
-            _ae_works(demo)
-        _merchant_create(demo)
-        _journey_walk(demo)
-        _merchant_twist(demo)
-    return demo.lead
-
-
-def _lead_capture(demo: Demo) -> None:
-    fake, rng = demo.fake, demo.rng
-    demo.vertical = rng.choice(list(VERTICALS))
-    state, city, time_zone = rng.choice(PLACES)
-    (gtv_low, gtv_high), (loc_low, loc_high) = PROFILES[demo.journey.profile]
-    gtv = Decimal(rng.randrange(gtv_low, gtv_high, 1000))
-    locations = rng.randint(loc_low, loc_high)
-    cohort, selling_plan, setup_plan = cohort_match(
-        demo.ref.rules, gtv=gtv, locations=locations, vertical=demo.vertical, country="US"
-    )
-    source, utm_source, utm_medium, utm_campaign, referrer = rng.choice(MARKETING)
-    last_name = fake.last_name()
-    name = _business_name(demo, last_name=last_name, city=city)
-    lead = Lead(
-        email=demo_lead_email(demo.index),
-        phone=fake.numerify("+1-###-555-####"),
-        first_name=fake.first_name(),
-        last_name=last_name,
-        business_name=name,
-        business_category=demo.vertical,
-        business_type=rng.choice(BUSINESS_STRUCTURES),
-        annual_revenue_estimate=gtv,
-        number_of_locations=locations,
-        country_code="US",
-        region=state,
-        timezone=time_zone,
-        source=source,
-        utm_source=utm_source,
-        utm_medium=utm_medium,
-        utm_campaign=utm_campaign,
-        referrer=referrer,
-        cohort=cohort,
-        selling_plan=selling_plan,
-        setup_plan=setup_plan,
-        created_at=timezone.now() - timedelta(days=rng.randint(20, 45)),
-    )
-    save_tracked(lead, actor=None, reason=f"{REASON}: lead captured ({source or 'direct'})")
-    demo.lead = lead
-
-
-def _business_name(demo: Demo, *, last_name: str, city: str) -> str:
-    """A name no other lead has, so the demo pipeline reads like a real one."""
-    for _attempt in range(20):
-        pattern = demo.rng.choice(VERTICALS[demo.vertical])
-        name = pattern.format(last=last_name, city=city, word=demo.rng.choice(WORDS))
-        if not Lead.objects.filter(business_name=name).exists():
-            break
-    return name
-
-
-def _is_high_priority(lead: Lead) -> bool:
-    return (lead.annual_revenue_estimate or 0) >= HIGH_PRIORITY_GTV or (
-        lead.number_of_locations or 0
-    ) >= HIGH_PRIORITY_LOCATIONS
-
-
-def _ae_queue(demo: Demo) -> None:
-    """Assisted and managed leads wait in an AE queue (rule 6)."""
-    high = _is_high_priority(demo.lead)
-    demo.ae_assignment = assignment_enqueue(
-        queue=demo.ref.queues["ae_high_priority" if high else "ae_standard"],
-        lead=demo.lead,
-        priority=10 if high else 0,
-        reason=f"{demo.lead.cohort} lead",
-    )
-    demo.agent = demo.ref.agents[demo.index % 2]
-
-
-def _ae_claims(demo: Demo) -> None:
-    assignment_assign(assignment=demo.ae_assignment, agent=demo.agent, actor=demo.agent)
-
-
-def _ae_works(demo: Demo) -> None:
-    _ae_claims(demo)
-    assignment_record_contact(assignment=demo.ae_assignment, actor=demo.agent)
-    assignment_start_work(assignment=demo.ae_assignment, actor=demo.agent)
-
-
-def _lead_twist(demo: Demo) -> None:
-    twist, lead, agent = demo.journey.twist, demo.lead, demo.agent
-    if twist == LOST:
-        lead_mark_lost(lead=lead, actor=None, reason="No reply to three follow-up emails")
-    elif twist == ASSIGNED:
-        _ae_claims(demo)
-    elif twist == CONTACTED:
-        _ae_claims(demo)
-        assignment_record_contact(assignment=demo.ae_assignment, actor=agent)
-    elif twist == DISQUALIFIED:
-        _ae_claims(demo)
-        assignment_record_contact(assignment=demo.ae_assignment, actor=agent)
-        lead_disqualify(lead=lead, actor=agent, reason="Wholesale only: no point of sale needed")
-        assignment_resolve(assignment=demo.ae_assignment, actor=agent, note="disqualified")
 
 
 # --- Merchant account (step 2) ----------------------------------------------------------------
@@ -392,7 +98,7 @@ def _last_four_safe(number: str) -> str:
     return number[:-4] + "1234" if number[-4:] in ("0000", "0001", "9999") else number
 
 
-def _merchant_create(demo: Demo) -> None:
+def merchant_create(demo: Demo) -> None:
     lead, fake = demo.lead, demo.fake
     state, city = lead.region, next(p[1] for p in PLACES if p[0] == lead.region)
     structure = lead.business_type
@@ -436,7 +142,7 @@ def _merchant_create(demo: Demo) -> None:
 
 
 # --- Walking the journey ----------------------------------------------------------------------
-def _journey_walk(demo: Demo) -> None:
+def journey_walk(demo: Demo) -> None:
     """Finish every step before the one reached, then open that one."""
     reached = demo.journey.reached
     for step_id in range(1, 11):
@@ -762,7 +468,7 @@ STEP_OPEN = {3: _kyb_open, 6: _order_quote, 7: _kyc_open, 8: _data_import_open, 
 
 
 # --- Twists after the walk: stalls, abandonment, repeated errors ------------------------------
-def _merchant_twist(demo: Demo) -> None:
+def merchant_twist(demo: Demo) -> None:
     """A stall, an abandonment or repeated errors, with its open alert; the thresholds are
     the cohort's StallPolicy (one day past them)."""
     twist = demo.journey.twist
@@ -812,43 +518,3 @@ def _quiet_since(progress: MerchantStepProgress, days: int) -> None:
     progress.started_at = quiet_since - timedelta(hours=2)
     progress.last_activity_at = quiet_since
     save_tracked(progress, actor=None, reason=f"{REASON}: no activity for {days} days")
-
-
-# --- The whole demo ---------------------------------------------------------------------------
-@dataclass
-class DemoReport:
-    users: dict[str, User]
-    user_status: dict[str, str]
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-
-def demo_seed() -> DemoReport:
-    """Users, then each missing demo lead in its own transaction. A lead that fails is
-    reported and rolled back; the others are still built."""
-    if JourneyStep.objects.count() != 10:
-        raise ReferenceDataMissing(REFERENCE_MISSING)
-    with transaction.atomic():
-        users, user_status = demo_users_seed()
-    ref = reference_load(users)
-    report = DemoReport(users=users, user_status=user_status)
-    existing = set(demo_leads().values_list("email", flat=True))
-    fake = Faker("en_US")
-    for index, journey in enumerate(DEMO_JOURNEYS, start=1):
-        email = demo_lead_email(index)
-        if email in existing:
-            report.existing.append(email)
-            continue
-        try:
-            demo_lead_seed(index=index, journey=journey, ref=ref, fake=fake)
-        except Exception as exc:  # reported, rolled back; the next lead still gets built
-            report.failed.append((email, f"{type(exc).__name__}: {exc}"))
-        else:
-            report.created.append(email)
-    return report
-
-
-def demo_leads():
-    emails = [demo_lead_email(index) for index in range(1, len(DEMO_JOURNEYS) + 1)]
-    return Lead.objects.filter(email__in=emails)

@@ -4,7 +4,7 @@ from collections import Counter
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.seeding.demo import (
+from apps.demo.seed import (
     DEMO_PASSWORD,
     DEMO_USERS,
     ReferenceDataMissing,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.core.seeding.reference import reference_data_seed
+from apps.demo.reference import reference_data_seed
 
 
 class Command(BaseCommand):

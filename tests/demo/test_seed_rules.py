@@ -11,7 +11,7 @@ from django_q.models import Schedule
 from apps.accounts.roles import ROLES
 from apps.core.fsm import save_tracked
 from apps.core.jobs import PERIODIC_JOBS
-from apps.core.seeding.reference import (
+from apps.demo.reference import (
     COHORT_RULES,
     PRODUCTS,
     ROUTING_QUEUES,
