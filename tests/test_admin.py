@@ -40,7 +40,7 @@ from apps.integrations.models import (
     WebhookEvent,
 )
 from apps.integrations.services import sync_start, webhook_start_processing
-from apps.leads.models import Cohort, Lead, LeadStatus
+from apps.leads.models import Cohort, Lead, LeadStatus, LeadSubmission
 from apps.leads.services import lead_mark_contacted
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import (
@@ -204,6 +204,9 @@ BUILDERS = {
     User: UserFactory,
     Group: lambda: Group.objects.create(name=f"group-{uuid.uuid4().hex[:8]}"),
     Lead: LeadFactory,
+    LeadSubmission: lambda: LeadSubmission.objects.create(
+        lead=LeadFactory(), details={"business_name": "Again"}, filled_fields=["phone"]
+    ),
     CohortRule: CohortRuleFactory,
     RoutingQueue: RoutingQueueFactory,
     QueueAssignment: QueueAssignmentFactory,

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.db import models
 
-from apps.core.admin import TrackedAdmin, transition_action
-from apps.leads.models import Lead
+from apps.core.admin import ReadOnlyAdminMixin, TrackedAdmin, transition_action
+from apps.leads.models import Lead, LeadSubmission
 from apps.leads.services import (
     lead_disqualify,
     lead_mark_contacted,
@@ -187,3 +187,14 @@ class LeadAdmin(TrackedAdmin):
         # Leads arrive through lead capture (page, API, marketing webhook), which profiles
         # and routes them; a lead typed in here would skip both.
         return False
+
+
+@admin.register(LeadSubmission)
+class LeadSubmissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Repeats of the Get started form kept beside their lead: a record, never edited."""
+
+    list_display = ("lead", "created_at", "source", "utm_source", "utm_campaign")
+    list_select_related = ("lead",)
+    search_fields = ("lead__email",)
+    date_hierarchy = None
+    raw_id_fields = ("lead",)

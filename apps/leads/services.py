@@ -223,7 +223,7 @@ def lead_capture(
             with transaction.atomic():
                 lead, created = _capture(data, actor=actor, public=public)
                 if public:
-                    _account_link_request(lead, base_url=base_url, returning=not created)
+                    lead_account_link_request(lead, base_url=base_url, returning=not created)
                 return lead, created
         except (IntegrityError, ValidationError):
             if attempt or not _captured_meanwhile(data):
@@ -295,9 +295,9 @@ def _resubmission_keep(lead: Lead, data: dict, *, actor) -> Lead:
     )
 
 
-def _account_link_request(lead: Lead, *, base_url: str, returning: bool) -> None:
-    """Email the lead's own address the link to continue, at most once per interval, so the
-    public form cannot be used to flood someone's inbox."""
+def lead_account_link_request(lead: Lead, *, base_url: str, returning: bool) -> None:
+    """Email the lead's own address the link to continue (create the account, or sign in),
+    at most once per interval, so public forms cannot be used to flood someone's inbox."""
     from apps.integrations.models import IntegrationEvent
     from apps.integrations.outbox import event_emit
 

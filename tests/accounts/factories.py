@@ -1,5 +1,6 @@
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from apps.accounts.models import User
@@ -43,8 +44,12 @@ class UserFactory(DjangoModelFactory):
 
 
 class MerchantUserFactory(UserFactory):
+    """A merchant's login whose address is verified (pass email_verified_at=None for one
+    that is not: KYB, payment, people and bank details wait for it)."""
+
     email = factory.Sequence(lambda n: f"merchant{n}@example.com")
     roles = _roles(MERCHANT)
+    email_verified_at = factory.LazyFunction(timezone.now)
 
 
 class AeUserFactory(UserFactory):

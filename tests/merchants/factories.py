@@ -107,16 +107,22 @@ class MerchantBankAccountFactory(DjangoModelFactory):
     bank_name = factory.Iterator(["Chase", "Wells Fargo", "Bank of America", "US Bank"])
 
 
-def account_created_merchant(*, lead=None, password: str | None = None, **lead_fields):
-    """A merchant as account creation (step 2) leaves it: its login (password PASSWORD, email
-    not verified yet), no legal entity details but the name, KYB pending, ten progress rows
-    with steps 1-2 done. Needs the journey steps (the `journey_steps` fixture)."""
+def account_created_merchant(
+    *, lead=None, password: str | None = None, email_verified: bool = True, **lead_fields
+):
+    """A merchant as account creation (step 2) leaves it: its login (password PASSWORD; its
+    email verified, as when created through the emailed account link, unless
+    `email_verified=False`), no legal entity details but the name, KYB pending, ten progress
+    rows with steps 1-2 done. Needs the journey steps (the `journey_steps` fixture)."""
     from apps.merchants.services.accounts import merchant_account_create
     from tests.accounts.factories import PASSWORD
 
     lead = lead or LeadFactory(**lead_fields)
     return merchant_account_create(
-        lead=lead, password=password or PASSWORD, legal_business_name=lead.business_name
+        lead=lead,
+        password=password or PASSWORD,
+        legal_business_name=lead.business_name,
+        email_proven=email_verified,
     )
 
 

@@ -1,7 +1,13 @@
 """Step 2 and the merchant's login: account creation (from a lead's link or a plain
 sign-up), the email verification link (sent through the outbox, valid 3 days) and, from
 the dashboard, an assisted or managed merchant asking its account executive for a call.
-Refusals are DomainErrors carrying the messages below."""
+Refusals are DomainErrors carrying the messages below.
+
+A lead becomes a merchant only through proof that its address is the signer's: the account
+link emailed to that address (the account is then verified at once). A plain sign-up for an
+address we already have a lead for creates nothing: the address is emailed its link. Until
+the email is verified, a merchant may look around but not submit KYB, pay, or enter people
+or bank details (merchant_email_verified_check)."""
 
 import logging
 from datetime import timedelta
@@ -23,7 +29,7 @@ from apps.core.fsm import save_tracked
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.outbox import event_emit
 from apps.leads.models import Cohort, Lead
-from apps.leads.services import lead_capture
+from apps.leads.services import lead_account_link_request, lead_capture
 from apps.merchants.choices import BusinessStructure
 from apps.merchants.models import Merchant
 from apps.progress.services import merchant_progress_create, step_complete, step_start
@@ -59,15 +65,43 @@ EMAIL_VERIFY_MAX_AGE_SECONDS = 3 * 24 * 3600
 # Where links in emails point when the caller has no request to take the host from.
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SIGNUP_SOURCE = "account_signup"
+ACCOUNT_LINK_SENT = (
+    "We already have details for {email}: we sent that address a link to create the account. "
+    "Open it to continue (it is valid for 7 days)."
+)
+EMAIL_NOT_VERIFIED = (
+    "Confirm your email address first: open the link we sent to {email}, or send it again "
+    "from your dashboard. Until then you can look around, but not submit your business for "
+    "verification, pay, or enter owners' or bank details."
+)
+
+
+class AccountLinkSent(DomainError):
+    """Not a failure: the address has a lead, so only the emailed link may claim it."""
+
+
+def merchant_email_verified_check(merchant: Merchant) -> None:
+    """Refuse (DomainError "email_not_verified") while the merchant's login has not proven its
+    address: KYB, payment, people and bank details wait for it."""
+    user = merchant.user
+    if user is not None and user.email_verified_at is None:
+        raise DomainError(EMAIL_NOT_VERIFIED.format(email=user.email), code="email_not_verified")
 
 
 def merchant_account_create(
-    *, lead, password: str, legal_business_name: str, actor=None, base_url: str = ""
+    *,
+    lead,
+    password: str,
+    legal_business_name: str,
+    actor=None,
+    base_url: str = "",
+    email_proven: bool = False,
 ) -> Merchant:
-    """Step 2: the lead becomes a merchant. Creates the login (role merchant, usable at once;
-    the email is verified later through the emailed link), the Merchant (cohort from the
-    lead), its ten progress rows with steps 1 and 2 done, and sends the verification email
-    through the outbox. `base_url` ("https://portal.example.com") roots the link."""
+    """Step 2: the lead becomes a merchant. Creates the login (role merchant, usable at once),
+    the Merchant (cohort from the lead), its ten progress rows with steps 1 and 2 done.
+    `email_proven` (the signer came through the account link emailed to the lead): the
+    address counts as verified; otherwise the verification email goes out through the
+    outbox. `base_url` ("https://portal.example.com") roots the link."""
     legal_business_name = (legal_business_name or "").strip()
     if not legal_business_name:
         raise DomainError(LEGAL_NAME_REQUIRED, code="legal_name_required")
@@ -90,6 +124,7 @@ def merchant_account_create(
                 password=password,
                 first_name=lead.first_name,
                 last_name=lead.last_name,
+                email_verified_at=timezone.now() if email_proven else None,
             )
             user.groups.add(Group.objects.get(name=MERCHANT))
             who = actor or user
@@ -116,11 +151,12 @@ def merchant_account_create(
                 aggregate=merchant,
                 payload={"lead_id": str(lead.pk), "cohort": merchant.cohort},
             )
-            event_emit(
-                event_type="merchant.verification_email_requested",
-                aggregate=merchant,
-                payload={"base_url": base_url},
-            )
+            if not email_proven:
+                event_emit(
+                    event_type="merchant.verification_email_requested",
+                    aggregate=merchant,
+                    payload={"base_url": base_url},
+                )
     except IntegrityError as exc:  # a concurrent creation won the race on a unique key
         taken = Merchant.objects.filter(lead_id=lead.pk).exists()
         raise DomainError(
@@ -133,12 +169,20 @@ def merchant_account_create(
 def merchant_signup(
     *, email: str, password: str, legal_business_name: str, base_url: str = ""
 ) -> Merchant:
-    """Account creation without a lead's link: the lead with this email (which must not
-    have an account yet), or a new lead captured and profiled for it, becomes a merchant.
-    All or nothing: a refused account leaves no new lead behind."""
+    """Account creation without a lead's link, for an address we have no lead for: a new
+    lead is captured and profiled for it and becomes a merchant (its email to be verified).
+    For an address that has a lead already, nothing is created: the address is emailed its
+    account link and AccountLinkSent is raised (whoever typed the address may not be its
+    owner). All or nothing: a refused account leaves no new lead behind."""
     email = (email or "").strip().lower()
+    lead = Lead.objects.filter(email__iexact=email).first()
+    if lead is not None and not Merchant.objects.filter(lead=lead).exists():
+        if User.objects.filter(email__iexact=email).exists():
+            raise DomainError(EMAIL_HAS_ACCOUNT, code="email_has_account")
+        with transaction.atomic():
+            lead_account_link_request(lead, base_url=base_url, returning=True)
+        raise AccountLinkSent(ACCOUNT_LINK_SENT.format(email=email), code="account_link_sent")
     with transaction.atomic():
-        lead = Lead.objects.filter(email__iexact=email).first()
         if lead is None:
             data = {
                 "email": email,

@@ -12,6 +12,7 @@ from apps.integrations.outbox import event_emit, transition_perform
 from apps.merchants import validators
 from apps.merchants.choices import AccountType, CheckStatus, VerificationStatus
 from apps.merchants.models import Merchant, MerchantBankAccount
+from apps.merchants.services.accounts import merchant_email_verified_check
 from apps.merchants.services.steps import FIELDS_UNKNOWN, _setup_gate
 
 BANK_ACCOUNT_REPLACED = "This bank account was replaced: verify the current one."
@@ -101,7 +102,8 @@ def bank_account_verification_fail(
 
 def bank_account_submit(*, merchant: Merchant, actor, **details) -> MerchantBankAccount:
     """The bank account page's form: a new primary payout account (replacing the current
-    one), its numbers checked first. Open from step 7 on."""
+    one), its numbers checked first. Open from step 7 on, once the email is verified."""
+    merchant_email_verified_check(merchant)
     unknown = set(details) - BANK_ACCOUNT_FIELDS
     if unknown:
         raise DomainError(FIELDS_UNKNOWN.format(names=", ".join(sorted(unknown))))

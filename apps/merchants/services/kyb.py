@@ -18,6 +18,7 @@ from apps.merchants import pii
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant
 from apps.merchants.services import decisions
+from apps.merchants.services.accounts import merchant_email_verified_check
 from apps.progress.models import StepStatus
 from apps.progress.services import step_complete, step_fail, step_retry, step_start, step_unblock
 from apps.routing.models import QueueAssignment
@@ -126,7 +127,8 @@ def merchant_kyb_details_submit(
 ) -> Merchant:
     """The KYB page's submit: save the legal entity, open step 3 and send KYB for
     verification (merchant.kyb_submitted goes to the payments provider through the outbox),
-    all or nothing."""
+    all or nothing. Waits for the merchant's email to be verified."""
+    merchant_email_verified_check(merchant)
     with transaction.atomic():
         merchant_kyb_details_save(merchant=merchant, actor=actor, ein=ein, **details)
         _kyb_step_open(merchant, actor)

@@ -19,6 +19,7 @@ from apps.merchants.choices import CheckStatus, PersonType
 from apps.merchants.models import Merchant, MerchantPerson
 from apps.merchants.selectors.kyc import OWNER_TYPES, REPRESENTATIVE_TYPES, owners_total
 from apps.merchants.services import decisions
+from apps.merchants.services.accounts import merchant_email_verified_check
 from apps.merchants.services.bank import merchant_payouts_refresh
 from apps.merchants.services.steps import (
     FIELDS_UNKNOWN,
@@ -138,7 +139,9 @@ def _person_apply(person: MerchantPerson, fields: dict) -> None:
 
 def person_add(*, merchant: Merchant, actor, **fields) -> MerchantPerson:
     """Add a representative or owner (step 7, which this starts). Refused while step 6 is
-    not completed, once payments are active, or when owners would hold more than 100 %."""
+    not completed, once payments are active, or when owners would hold more than 100 %, and
+    until the merchant's email is verified."""
+    merchant_email_verified_check(merchant)
     with transaction.atomic():
         progress = _setup_step_open(merchant, 7, actor)
         _merchant_lock(merchant)
@@ -163,6 +166,7 @@ def person_update(*, person: MerchantPerson, actor, **fields) -> MerchantPerson:
     """Correct a person not yet checked, or rejected (then submitted again). An SSN or date
     of birth left out keeps the one on file."""
     merchant = person.merchant
+    merchant_email_verified_check(merchant)
     with transaction.atomic():
         progress = _setup_step_open(merchant, 7, actor)
         _merchant_lock(merchant)

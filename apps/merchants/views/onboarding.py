@@ -2,13 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.core import signing
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.core.errors import DomainError
-from apps.leads.models import Lead
+from apps.leads.links import lead_from_account_link
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_onboarding import AccountCreateForm
 from apps.merchants.models import Merchant
@@ -19,9 +18,6 @@ CREATE_TEMPLATE = "merchants/account_create.html"
 VERIFY_TEMPLATE = "merchants/account_verify.html"
 DASHBOARD_TEMPLATE = "merchants/dashboard.html"
 
-# The "Get started" thank-you page links here with ?lead=signing.dumps(str(lead.pk), salt=...).
-LEAD_LINK_SALT = "lead-account"
-LEAD_LINK_MAX_AGE_SECONDS = 30 * 24 * 3600
 LEAD_LINK_INVALID = (
     "This sign-up link is not valid or has expired. Enter your email address below to continue."
 )
@@ -29,6 +25,7 @@ SIGNED_IN_ELSEWHERE = (
     "You are signed in as {email}, which is not a merchant account. Sign out to create one."
 )
 ACCOUNT_CREATED = "Your account is ready. We sent you an email to confirm your address."
+ACCOUNT_READY = "Your account is ready: let's verify your business."
 EMAIL_VERIFIED = "Your email address is verified."
 VERIFICATION_SENT = "We sent a new confirmation link to {email}. It is valid for 3 days."
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -47,14 +44,6 @@ def base_url(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
-def lead_from_link(token: str) -> Lead | None:
-    try:
-        lead_id = signing.loads(token, salt=LEAD_LINK_SALT, max_age=LEAD_LINK_MAX_AGE_SECONDS)
-    except signing.BadSignature:
-        return None
-    return Lead.objects.filter(pk=lead_id, deleted_at=None).first()
-
-
 @require_http_methods(["GET", "POST"])
 def account_create(request):
     """/account/create/[?lead=<signed lead id>]: password and legal name (and the email
@@ -66,7 +55,7 @@ def account_create(request):
         return render(request, CREATE_TEMPLATE, context, status=409)
 
     token = request.GET.get("lead", "")
-    lead = lead_from_link(token) if token else None
+    lead = lead_from_account_link(token) if token else None
     link_error = LEAD_LINK_INVALID if token and lead is None else ""
     if lead is not None and Merchant.objects.filter(lead=lead).exists():
         context = {"refusal": accounts.LEAD_HAS_ACCOUNT, "lead": lead}
@@ -84,6 +73,7 @@ def account_create(request):
                         password=data["password1"],
                         legal_business_name=data["legal_business_name"],
                         base_url=base_url(request),
+                        email_proven=True,  # the link was emailed to the lead's address
                     )
                 else:
                     merchant = accounts.merchant_signup(
@@ -92,13 +82,16 @@ def account_create(request):
                         legal_business_name=data["legal_business_name"],
                         base_url=base_url(request),
                     )
+            except accounts.AccountLinkSent as exc:
+                return render(request, CREATE_TEMPLATE, {"link_sent": exc.message})
             except DomainError as exc:
                 field = _ERROR_FIELDS.get(exc.code)
                 form.add_error(field if field in form.fields else None, exc.message)
                 status = 409 if exc.code in ("lead_has_account", "email_has_account") else 422
             else:
                 login(request, merchant.user, backend=AUTH_BACKEND)
-                messages.success(request, ACCOUNT_CREATED)
+                verified = merchant.user.email_verified_at is not None
+                messages.success(request, ACCOUNT_READY if verified else ACCOUNT_CREATED)
                 return redirect("merchants:dashboard")
         else:
             status = 422

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.integrations.providers.base import PermanentError, RetryableError
+from apps.merchants.services.accounts import merchant_email_verified_check
 from apps.orders import pricing, selectors
 from apps.orders.models.order import PAID_AND_LATER, Order, OrderStatus
 from apps.orders.models.payment import Payment, PaymentStatus
@@ -118,7 +119,9 @@ def order_pay(*, order: Order, attempt: str, actor) -> Payment:
     done, the provisioning saga enqueued). A declined card or an unreachable provider raises
     PaymentDeclined / PaymentUnavailable: nothing was charged and the order stays payable; a
     refused capture cancels the order (TransitionRefused with the reason). The same attempt
-    again returns what it did the first time."""
+    again returns what it did the first time. Waits for the merchant's email to be verified
+    (DomainError "email_not_verified")."""
+    merchant_email_verified_check(order.merchant)
     payment, run = _payment_attempt_open(order=order, attempt=attempt, actor=actor)
     if not run:
         return _payment_replay(payment)
