@@ -5,9 +5,11 @@ the django-q2 worker, sandbox providers. Production sets DJANGO_DEBUG=False,
 DJANGO_SECRET_KEY, DATABASE_URL and DJANGO_ALLOWED_HOSTS (see .env.example).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +52,10 @@ INSTALLED_APPS = [
     "template_partials",
     "simple_history",
     "django_q",
+    "csp",
+    # Before the project's apps: its permissions must exist when the roles are synced
+    # after the last app migrated (apps/accounts/roles.py).
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.leads",
@@ -65,14 +71,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -115,6 +125,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -157,6 +172,54 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): scripts and styles come from our own static files
+# only; no inline script, style attribute or eval (htmx runs with allowEval off, see
+# base.html). A <style> element is allowed only with the request's nonce (the ops
+# dashboard's charts, apps/core/templatetags/csp_svg.py); the nonce is sent only on pages
+# that use it. data: images are Pico's icons. The API docs relax it for themselves
+# (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Browser features no page of the portal uses (apps/core/middleware.py sends it).
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), hid=(), midi=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), browsing-topics=()"
+)
+
+# --- Sign-in lockout (django-axes) -------------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one email from one client address, that
+# email is locked out from that address for LOGIN_LOCKOUT_MINUTES (each further try
+# restarts the wait). The same happens for an email that has no account, so the lockout
+# tells nothing about which accounts exist. Ops unlock in the admin (Access attempts).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Both login forms (ours and the admin's) post the email as "username".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.lockout"
+# Every failure is kept (Access failures in the admin), with the one that locked marked.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_ip.client_ip"
+# The client's address is REMOTE_ADDR unless DJANGO_CLIENT_IP_HEADER names the header that
+# the proxies in front write (e.g. X-Forwarded-For); DJANGO_CLIENT_IP_PROXY_COUNT says how
+# many of them append to it (apps/core/client_ip.py).
+CLIENT_IP_HEADER = env("DJANGO_CLIENT_IP_HEADER", default="")
+CLIENT_IP_PROXY_COUNT = env.int("DJANGO_CLIENT_IP_PROXY_COUNT", default=1)
 
 # --- History (django-simple-history) --------------------------------------------------------
 # Change reasons carry reviewer notes and refusal reasons: a text column, not 100 characters.
@@ -288,4 +351,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # django-axes says INFO for every sign-in (the Access logs table keeps them); lockouts and
+    # failed sign-ins are WARNING and still logged.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -199,6 +200,19 @@ def _task(success: bool):
     )
 
 
+def _access(model, **fields):
+    """A django-axes row, as a sign-in from the test network leaves it."""
+    return model.objects.create(
+        username=f"user-{uuid.uuid4().hex[:8]}@acme.test",
+        ip_address="203.0.113.7",
+        user_agent="Mozilla/5.0",
+        http_accept="text/html",
+        path_info="/accounts/login/",
+        attempt_time=timezone.now(),
+        **fields,
+    )
+
+
 # One new object of each registered model per call.
 BUILDERS = {
     User: UserFactory,
@@ -241,6 +255,11 @@ BUILDERS = {
     ImportedProduct: ImportedProductFactory,
     ImportedCustomer: ImportedCustomerFactory,
     OrmQ: lambda: OrmQ.objects.create(key="onboarding", payload="not a signed package"),
+    AccessAttempt: lambda: _access(
+        AccessAttempt, get_data="", post_data="username=…", failures_since_start=5
+    ),
+    AccessFailureLog: lambda: _access(AccessFailureLog, locked_out=True),
+    AccessLog: lambda: _access(AccessLog),
 }
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)

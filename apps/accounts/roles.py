@@ -107,6 +107,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rest_framework_api_key.view_apikey",
         "rest_framework_api_key.add_apikey",
         "rest_framework_api_key.change_apikey",
+        # Sign-in lockouts (django-axes): deleting an access attempt unlocks that email from
+        # that address. The failure and sign-in logs are read-only: they are the record.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
+        "axes.view_accesslog",
     ],
 }
 

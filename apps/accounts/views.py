@@ -1,7 +1,25 @@
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django_q.tasks import async_task
 
 from apps.accounts import roles
+
+LOCKED_OUT = (
+    "Too many failed sign-ins with this email address from your network. For your security, "
+    "signing in with it is paused: try again in {minutes} minutes. Each new attempt before "
+    "then restarts the wait."
+)
+PASSWORD_RESET_SENT = (
+    "If an account uses this email address, we sent it a link to choose a new password. "
+    "Check your inbox (and your spam folder)."
+)
+PASSWORD_RESET_TASK = "apps.accounts.tasks.password_reset_email_send"
 
 
 @login_required
@@ -19,3 +37,42 @@ def home(request):
             "is_staff_role": any(role in roles.STAFF_ROLES for role in user_roles),
         },
     )
+
+
+def lockout(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out sign-in (AXES_LOCKOUT_CALLABLE), on our login page
+    and the admin's. The same page whether the email has an account or not: it must not tell."""
+    message = LOCKED_OUT.format(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    return render(request, "accounts/lockout.html", {"message": message}, status=429)
+
+
+def portal_base_url(request) -> str:
+    """Root of links sent by email: the configured public URL when there is one, so a forged
+    Host header can never point a reset link elsewhere; else the address the visitor used."""
+    return (settings.PORTAL_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request. The email goes out from a background task, so the answer is
+    the same page in the same time whether the address has an account or not."""
+
+    template_name = "accounts/password_reset.html"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        base_url = portal_base_url(self.request)
+        transaction.on_commit(lambda: async_task(PASSWORD_RESET_TASK, email, base_url))
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # A new password lifts the lockout of its email: the owner can sign in at once, and
+        # whoever was guessing is now guessing a password nobody has tried yet.
+        axes_reset(username=form.user.email)
+        return response

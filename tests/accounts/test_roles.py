@@ -32,6 +32,7 @@ def test_merchants_hold_no_model_permission():
         ("integrations.retry_sync", {roles.OPS}),
         ("accounts.view_ops_dashboard", {roles.OPS}),
         ("routing.change_cohortrule", {roles.OPS}),
+        ("axes.delete_accessattempt", {roles.OPS}),
     ],
 )
 def test_sensitive_permissions_belong_only_to_their_roles(permission, holders):
