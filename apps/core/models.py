@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin
 
 
 class BaseModel(models.Model):
@@ -21,3 +22,23 @@ def choices_check(field: str, choices, *, name: str, nullable: bool = False):
     if nullable:
         condition |= models.Q(**{f"{field}__isnull": True})
     return models.CheckConstraint(condition=condition, name=name)
+
+
+class StateMachineMixin(ConcurrentTransitionMixin):
+    """django-fsm-2's ConcurrentTransitionMixin (protected state fields, a save from a stale
+    copy raises ConcurrentTransition) with a `refresh_from_db` that is safe under threads.
+
+    django-fsm-2's own refresh_from_db switches `protected` off and on again on the field
+    object the model *class* shares, so a second thread refreshing at the same moment (gunicorn
+    --threads) finds it on again and raises "Direct status modification is not allowed". The
+    descriptor refuses a write only when the value is already in the instance's __dict__, so
+    dropping the state values being reloaded lets Django set them, with nothing shared
+    touched."""
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        # The state is reloaded even when `fields` leaves it out: the mixin reads it whenever
+        # a row is loaded, so Django sets it from the fresh copy in any case.
+        for name in self._get_protected_fsm_fields():
+            self.__dict__.pop(name, None)
+        models.Model.refresh_from_db(self, using=using, fields=fields, from_queryset=from_queryset)
+        self._update_initial_state()

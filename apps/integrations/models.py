@@ -2,10 +2,10 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 
 
 class IntegrationEvent(models.Model):
@@ -66,7 +66,7 @@ class SyncStatus(models.TextChoices):
     CONFLICT = "conflict", "Conflict"
 
 
-class ExternalSystemSync(ConcurrentTransitionMixin, BaseModel):
+class ExternalSystemSync(StateMachineMixin, BaseModel):
     """Where one entity stands with one external system, with its retry schedule."""
 
     entity_type = models.CharField(max_length=50)
@@ -187,7 +187,7 @@ class WebhookStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-class WebhookEvent(ConcurrentTransitionMixin, BaseModel):
+class WebhookEvent(StateMachineMixin, BaseModel):
     """The inbox: each inbound webhook stored once, then processed by a task."""
 
     provider = models.CharField(max_length=50)

@@ -3,10 +3,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 
 
 class Cohort(models.TextChoices):
@@ -45,7 +45,7 @@ class LeadStatus(models.TextChoices):
 OPEN_LEAD_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED]
 
 
-class Lead(ConcurrentTransitionMixin, BaseModel):
+class Lead(StateMachineMixin, BaseModel):
     """A prospective merchant, from first interest to conversion (steps 1-3)."""
 
     external_lead_id = models.CharField(max_length=255, blank=True, null=True, unique=True)

@@ -1,11 +1,11 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from apps.core.fsm import guard
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.leads.models import Cohort, Stage
 
 
@@ -67,7 +67,7 @@ def _step_is_optional(progress):
     return not progress.step.is_required
 
 
-class MerchantStepProgress(ConcurrentTransitionMixin, BaseModel):
+class MerchantStepProgress(StateMachineMixin, BaseModel):
     merchant = models.ForeignKey(
         "merchants.Merchant", on_delete=models.CASCADE, related_name="step_progress"
     )
@@ -244,7 +244,7 @@ def _alert_has_owner(alert):
     return alert.assigned_to_id is not None
 
 
-class StallAlert(ConcurrentTransitionMixin, BaseModel):
+class StallAlert(StateMachineMixin, BaseModel):
     """Something needs a person: a stalled or abandoned journey, repeated errors, a missed
     SLA, a failed delivery."""
 

@@ -3,12 +3,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from apps.accounts import roles
 from apps.core.fsm import guard
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.leads.models import Cohort, SellingPlan, SetupPlan
 
 
@@ -121,7 +121,7 @@ def _has_agent(assignment):
     return assignment.assigned_to_id is not None
 
 
-class QueueAssignment(ConcurrentTransitionMixin, BaseModel):
+class QueueAssignment(StateMachineMixin, BaseModel):
     """A lead or merchant waiting in (or taken from) a routing queue, with its SLA clock."""
 
     lead = models.ForeignKey(

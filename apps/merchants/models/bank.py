@@ -3,17 +3,17 @@ Account and routing numbers are stored encrypted and kept out of the history."""
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from encrypted_fields.fields import EncryptedCharField
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.merchants import pii
 from apps.merchants.choices import AccountType, VerificationStatus
 from apps.merchants.models.merchant import Merchant
 
 
-class MerchantBankAccount(ConcurrentTransitionMixin, BaseModel):
+class MerchantBankAccount(StateMachineMixin, BaseModel):
     """Where payouts go. Payouts stay held until the primary account is verified."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="bank_accounts")

@@ -5,12 +5,12 @@ decide KYB or KYC are declared here, on the merchant."""
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from encrypted_fields.fields import EncryptedCharField
 from simple_history.models import HistoricalRecords
 
 from apps.core.fsm import guard
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.leads.models import Cohort
 from apps.merchants import pii
 from apps.merchants.choices import BusinessStructure, CheckStatus, JourneyStatus
@@ -51,7 +51,7 @@ def _required_steps_done(merchant):
     )
 
 
-class Merchant(ConcurrentTransitionMixin, BaseModel):
+class Merchant(StateMachineMixin, BaseModel):
     """A lead that created an account: the business going through steps 2-10."""
 
     lead = models.OneToOneField("leads.Lead", on_delete=models.PROTECT, related_name="merchant")

@@ -3,17 +3,17 @@ of birth are stored encrypted and kept out of its history."""
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from encrypted_fields.fields import EncryptedCharField, EncryptedDateField
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.merchants import pii
 from apps.merchants.choices import CheckStatus, PersonType
 from apps.merchants.models.merchant import DECIDE_KYC, Merchant
 
 
-class MerchantPerson(ConcurrentTransitionMixin, BaseModel):
+class MerchantPerson(StateMachineMixin, BaseModel):
     """A representative or owner of the business, checked by KYC in step 7."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="persons")

@@ -7,11 +7,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from apps.core.fsm import guard
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.orders.models.catalog import ItemType, Product
 
 ZERO = Decimal("0.00")
@@ -82,7 +82,7 @@ def _has_hardware(order):
     return order.has_hardware()
 
 
-class Order(ConcurrentTransitionMixin, BaseModel):
+class Order(StateMachineMixin, BaseModel):
     """What the merchant buys (steps 4-6). Money moving is a Payment; this is the intent."""
 
     merchant = models.ForeignKey(
@@ -295,7 +295,7 @@ class ItemFulfillmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class OrderItem(ConcurrentTransitionMixin, BaseModel):
+class OrderItem(StateMachineMixin, BaseModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, null=True, blank=True, related_name="order_items"

@@ -4,10 +4,10 @@ status (Order.payment_status)."""
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.orders.models.order import Order
 
 
@@ -19,7 +19,7 @@ class PaymentStatus(models.TextChoices):
     REFUNDED = "refunded", "Refunded"
 
 
-class Payment(ConcurrentTransitionMixin, BaseModel):
+class Payment(StateMachineMixin, BaseModel):
     """Money moving for an order through the billing provider."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")

@@ -3,10 +3,10 @@
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.orders.models.order import Order
 
 
@@ -18,7 +18,7 @@ class SagaStepStatus(models.TextChoices):
     COMPENSATED = "compensated", "Undone"
 
 
-class SagaStep(ConcurrentTransitionMixin, BaseModel):
+class SagaStep(StateMachineMixin, BaseModel):
     """One step of an order's purchase-and-provision saga (apps.orders.saga): what ran, how
     often, what it returned and how it ended. A done step is never run again, so the saga
     resumes after a crash from the first step that is not done."""

@@ -4,10 +4,10 @@ delivery, returned, cancelled)."""
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from apps.core.models import BaseModel, choices_check
+from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.orders.models.order import Order
 
 
@@ -22,7 +22,7 @@ class ShipmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class HardwareShipment(ConcurrentTransitionMixin, BaseModel):
+class HardwareShipment(StateMachineMixin, BaseModel):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
     merchant = models.ForeignKey(
         "merchants.Merchant", on_delete=models.PROTECT, related_name="shipments"
