@@ -10,6 +10,7 @@ domain's words; nothing is written.
 
 from collections.abc import Callable
 
+from django.db import transaction
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from apps.core.errors import ActionForbidden, TransitionRefused
@@ -74,15 +75,7 @@ def transition_apply(instance, transition_name: str, *, actor, change_reason: st
             f"You do not have permission to {label} this {noun}.", code="permission_denied"
         )
     result = method(**kwargs)
-    instance._history_user = actor
-    instance._change_reason = change_reason
-    try:
-        instance.save()
-    except ConcurrentTransition as exc:
-        raise TransitionRefused(
-            f"This {noun} was changed by someone else in the meantime. Reload and try again.",
-            code="concurrent_transition",
-        ) from exc
+    save_tracked(instance, actor=actor, reason=change_reason)
     return result
 
 
@@ -92,8 +85,21 @@ def available_transitions(instance, field_name: str) -> list[str]:
     return [t.name for t in getter()]
 
 
+CHANGED_MEANWHILE = "This {noun} was changed by someone else in the meantime. Reload and try again."
+
+
 def save_tracked(instance, *, actor, reason: str, update_fields=None):
-    """Save a change to a history-tracked row that is not a transition, with who and why."""
+    """Save a change to a history-tracked row, with who and why. A state-machine row whose
+    state changed in the database since it was read (a double click, two people at once)
+    is not saved: TransitionRefused "concurrent_transition" says so, never a 500."""
     instance._history_user = actor
     instance._change_reason = reason
-    instance.save(update_fields=update_fields)
+    try:
+        # Its own savepoint: a refused save leaves the caller's transaction usable.
+        with transaction.atomic():
+            instance.save(update_fields=update_fields)
+    except ConcurrentTransition as exc:
+        noun = instance._meta.verbose_name
+        raise TransitionRefused(
+            CHANGED_MEANWHILE.format(noun=noun), code="concurrent_transition"
+        ) from exc

@@ -36,9 +36,22 @@ class StateMachineMixin(ConcurrentTransitionMixin):
     touched."""
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
-        # The state is reloaded even when `fields` leaves it out: the mixin reads it whenever
-        # a row is loaded, so Django sets it from the fresh copy in any case.
-        for name in self._get_protected_fsm_fields():
+        # The state fields are always reloaded with the rest: a row of this mixin reads them
+        # as soon as it is loaded, so a copy loaded without them would load each one apart.
+        protected = self._get_protected_fsm_fields()
+        if fields is None:
+            deferred = self.get_deferred_fields()
+            reload = {f.attname for f in self._meta.concrete_fields if f.attname not in deferred}
+        else:
+            reload = set(fields)
+        for name in protected:
             self.__dict__.pop(name, None)
-        models.Model.refresh_from_db(self, using=using, fields=fields, from_queryset=from_queryset)
+        models.Model.refresh_from_db(
+            self, using=using, fields=reload | protected, from_queryset=from_queryset
+        )
+        if fields is None:  # what Django clears on a whole refresh, which `reload` is not
+            self._prefetched_objects_cache = {}
+            for relation in [*self._meta.related_objects, *self._meta.private_fields]:
+                if relation.is_relation and relation.is_cached(self):
+                    relation.delete_cached_value(self)
         self._update_initial_state()

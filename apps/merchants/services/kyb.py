@@ -130,6 +130,9 @@ def merchant_kyb_details_submit(
     all or nothing. Waits for the merchant's email to be verified."""
     merchant_email_verified_check(merchant)
     with transaction.atomic():
+        # Two submits at once (a double click) queue here; the second then reads the first's
+        # outcome and is told KYB is being verified.
+        merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
         merchant_kyb_details_save(merchant=merchant, actor=actor, ein=ein, **details)
         _kyb_step_open(merchant, actor)
         merchant_kyb_submit(merchant=merchant, actor=actor)
