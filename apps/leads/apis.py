@@ -17,7 +17,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -301,7 +300,6 @@ _ERROR = inline_serializer("LeadApiError", {"detail": serializers.CharField()})
 
 class LeadCaptureApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication]
-    parser_classes = [JSONParser]
     permission_classes = [HasMarketingApiKey]
 
     InputSerializer = LeadCaptureInputSerializer
@@ -337,7 +335,6 @@ class LeadCaptureApi(APIView):
 
 class LeadProfileApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication, SessionAuthentication]
-    parser_classes = [JSONParser]
     permission_classes = [HasMarketingApiKey | CanViewLeads]
 
     class InputSerializer(LeadDetailsSerializer):
@@ -397,7 +394,6 @@ class LeadProfileApi(APIView):
 
 class LeadCohortApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication, SessionAuthentication]
-    parser_classes = [JSONParser]
 
     class InputSerializer(serializers.Serializer):
         cohort = serializers.ChoiceField(choices=Cohort.choices)

@@ -272,7 +272,6 @@ def test_only_the_email_is_required(marketing):
         ("source", "paid search!", "Enter a valid"),
         ("utm_campaign", "u" * 256, "Ensure this field has no more than 255 characters."),
         ("referrer", "javascript:alert(1)", REFERRER_INVALID),
-        ("business_name", "Nul\x00Byte", "Null characters are not allowed."),
         ("status", "converted", apis.UNKNOWN_FIELD),
         ("annual_revenue", 100, apis.UNKNOWN_FIELD),
     ],
