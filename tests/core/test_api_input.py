@@ -1,11 +1,12 @@
 """Hostile JSON bodies get a 400 with a message from the API's parser, on every endpoint at
-once (apps.core.parsers, the default parser), and change nothing. A body nested 2,000 deep
-answered 500 (RecursionError) before."""
+once (apps.core.parsers, the default parser), and change nothing; an address no endpoint
+answers gets a JSON 404. A body nested 2,000 deep answered 500 (RecursionError) before."""
 
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from apps.core.apis import API_NOT_FOUND
 from apps.core.parsers import JSON_HAS_NUL, JSON_TOO_DEEP, MAX_JSON_DEPTH, json_too_deep
 from apps.leads.models import Cohort, Lead
 from tests.leads.factories import LeadFactory, api_key
@@ -106,3 +107,22 @@ def test_a_million_opening_brackets_are_refused_quickly(marketing):
 
     assert response.status_code == 400
     assert response.json() == {"detail": JSON_TOO_DEEP}
+
+
+# --- Addresses no endpoint answers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "put"])
+def test_a_lead_id_that_is_not_a_uuid_is_a_json_404(marketing, method):
+    response = getattr(marketing, method)("/api/v1/leads/not-a-uuid/cohort", format="json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": API_NOT_FOUND}
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    response = client.post("/api/v1/nothing-here", {"a": 1}, content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": API_NOT_FOUND}
