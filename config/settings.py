@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so that its 400 page shows the signed-in navigation.
+    "apps.core.middleware.RefuseNulMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -232,12 +234,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, with a nesting limit and no NUL characters (apps/core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.apis.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Merchant onboarding API",
     "VERSION": "1.0.0",
+    # Rules of every JSON body, enforced by the API's parser (apps/core/parsers.py).
+    "DESCRIPTION": (
+        "Bodies are JSON. No string in a body may contain a NUL character (\\u0000), and a "
+        "body nested deeper than 32 levels is refused: both answer 400 with a `detail`."
+    ),
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc served from our static files (drf-spectacular-sidecar), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,13 +1,14 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 
+from apps.core.apis import NotFoundApi
 from apps.integrations.urls import api_urlpatterns as integrations_api
 from apps.leads.urls import api_urlpatterns as leads_api
 from apps.orders.urls import api_urlpatterns as orders_api
@@ -36,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include((integrations_api, "integrations_api"))),
     path("api/v1/", include((leads_api, "leads_api"))),
     path("api/v1/", include((orders_api, "orders_api"))),
+    re_path(r"^api/", NotFoundApi.as_view(), name="api-not-found"),
     # Staff pages.
     path("staff/ops/integrations/", include("apps.integrations.urls")),
     path("staff/compliance/", include("apps.compliance.urls")),

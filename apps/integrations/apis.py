@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -86,7 +85,6 @@ def _detail(message: str, code: int) -> Response:
 class WebhookReceiveApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]  # documents the body; request.data is never read
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _JsonWhateverTheClientAccepts
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.core.fsm import save_tracked
+from apps.core.parsers import contains_nul
 from apps.integrations import signing
 from apps.integrations.models import WebhookEvent, WebhookStatus
 
@@ -57,24 +58,9 @@ def _load_json(body: bytes):
         json.dumps(payload, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError) as exc:
         raise MalformedWebhook("The body is not valid JSON.") from exc
-    if _has_nul(payload):
+    if contains_nul(payload):
         raise MalformedWebhook("The body contains a NUL character.")
     return payload
-
-
-def _has_nul(payload) -> bool:
-    stack = [payload]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def _parse(body: bytes) -> dict:

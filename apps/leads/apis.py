@@ -12,26 +12,38 @@ No key or session: 401 (`WWW-Authenticate: Api-Key`); refusals come back as {"de
 errors per field. Bodies are JSON.
 """
 
+import re
+
 from django.contrib.auth.models import AnonymousUser
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+)
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.parsers import JSONParser
+from rest_framework.fields import empty
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
 from rest_framework_api_key.permissions import HasAPIKey, KeyParser
 
-from apps.leads import selectors, services
+from apps.leads import forms, selectors, services
 from apps.leads.forms import (
     ATTRIBUTION_MAX_LENGTH,
     MAX_LOCATIONS,
     MAX_REVENUE,
+    PHONE_INVALID,
+    PHONE_PATTERN,
+    REFERRER_INVALID,
     REFERRER_MAX_LENGTH,
-    validate_phone,
-    validate_referrer,
 )
 from apps.leads.models import Cohort
 from apps.leads.scoring import SERVED_COUNTRIES, VERTICAL_CHOICES
@@ -47,6 +59,7 @@ PROFILE_SAVE_NOT_ALLOWED = (
     "Profiling a saved lead needs the marketing API key or the permission to change leads."
 )
 UNKNOWN_FIELD = "Unknown field."
+WRONG_JSON_TYPE = "Send this field as a JSON {expected}, as the API schema says."
 ID_OR_DETAILS = "Send either lead_id (profile that lead) or lead details (preview), not both."
 LEAD_NOT_FOUND = "No lead with this id."
 
@@ -127,28 +140,117 @@ class _UppercaseChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data.strip().upper() if isinstance(data, str) else data)
 
 
-class LeadDetailsSerializer(serializers.Serializer):
-    """The lead's details as the marketing system sends them. Unknown keys are refused, so
-    a misspelt field is an error instead of silently lost data."""
+# Revenue as text: up to MAX_REVENUE (13 nines) with up to 2 decimals (".00" only at 13
+# digits); empty text means unknown, like null.
+REVENUE_TEXT = r"^(?:\d{1,12}(?:\.\d{1,2})?|\d{13}(?:\.00?)?)?$"
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0, "maximum": MAX_REVENUE},
+            {"type": "string", "pattern": REVENUE_TEXT},
+        ]
+    }
+)
+class _RevenueField(serializers.DecimalField):
+    """An amount as the schema says the field takes it: a whole number, or text matching
+    REVENUE_TEXT exactly."""
+
+    def run_validation(self, data=empty):
+        value = super().run_validation(data)  # its own messages first: range, decimals...
+        # ...then what DecimalField alone lets through and the schema does not: " 5 ", "1e3".
+        if isinstance(data, str) and not re.fullmatch(REVENUE_TEXT, data):
+            self.fail("invalid")
+        return value
+
+
+def _json_type(field) -> tuple[tuple[type, ...], str] | None:
+    """The JSON types a field takes as its schema says them, and their name for a message."""
+    if isinstance(field, serializers.DecimalField):
+        return (int, str), "integer or string"
+    if isinstance(field, serializers.IntegerField):
+        return (int,), "integer"
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.UUIDField):
+        return (str,), "string"
+    return None
+
+
+def _as_sent_error(field, value) -> str | None:
+    """What the schema refuses in a value as sent, that DRF would let through: another JSON
+    type (DRF turns a number into text and numeric text into a number), or text longer than
+    maxLength before DRF trims its surrounding whitespace."""
+    json_type = _json_type(field)
+    if value is None or json_type is None:
+        return None
+    types, expected = json_type
+    if isinstance(value, bool) or not isinstance(value, types):
+        return WRONG_JSON_TYPE.format(expected=expected)
+    max_length = getattr(field, "max_length", None)
+    if isinstance(value, str) and max_length is not None and len(value) > max_length:
+        return field.error_messages["max_length"].format(max_length=max_length)
+    return None
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """An input that takes what its schema says and nothing else. Unknown keys are refused,
+    so that a misspelt field is an error instead of silently lost data (the schema says
+    `additionalProperties: false`), and each value is judged as sent (_as_sent_error)
+    before DRF converts it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            wrong = {}
+            for name, field in self.fields.items():
+                error = _as_sent_error(field, data.get(name))
+                if error:
+                    wrong[name] = [error]
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        return attrs
+
+
+class StrictInputScheme(OpenApiSerializerExtension):
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+class LeadDetailsSerializer(StrictInputSerializer):
+    """The lead's details as the marketing system sends them."""
 
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    phone = serializers.CharField(
-        max_length=50, required=False, allow_blank=True, validators=[validate_phone]
+    phone = serializers.RegexField(
+        PHONE_PATTERN,
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": PHONE_INVALID},
     )
     business_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     business_category = _LowercaseChoiceField(
         choices=VERTICAL_CHOICES, required=False, help_text="The vertical."
     )
     business_type = _LowercaseChoiceField(choices=BusinessStructure.choices, required=False)
-    annual_revenue_estimate = serializers.DecimalField(
+    annual_revenue_estimate = _RevenueField(
         max_digits=15,
         decimal_places=2,
         min_value=0,
         max_value=MAX_REVENUE,
         required=False,
         allow_null=True,
-        help_text="Annual GTV estimate in USD.",
+        help_text="Annual GTV estimate in USD: a whole number, or text with up to 2 decimals.",
     )
     number_of_locations = serializers.IntegerField(
         min_value=1, max_value=MAX_LOCATIONS, required=False, allow_null=True
@@ -158,12 +260,20 @@ class LeadDetailsSerializer(serializers.Serializer):
     )
     region = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
-    def validate(self, attrs):
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
-        return attrs
+    class Meta:
+        ref_name = "LeadDetails"
+
+
+@extend_schema_field({"type": "string", "format": "uri", "pattern": "^https?://"})
+class WebPageUrlField(serializers.URLField):
+    """The address of a web page: http or https (URLField alone also takes ftp)."""
+
+    default_error_messages = {"invalid": REFERRER_INVALID}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        forms.validate_referrer(value)
+        return value
 
 
 class LeadCaptureInputSerializer(LeadDetailsSerializer):
@@ -189,11 +299,10 @@ class LeadCaptureInputSerializer(LeadDetailsSerializer):
     utm_campaign = serializers.CharField(
         max_length=ATTRIBUTION_MAX_LENGTH, required=False, allow_blank=True
     )
-    referrer = serializers.CharField(
+    referrer = WebPageUrlField(
         max_length=REFERRER_MAX_LENGTH,
         required=False,
         allow_blank=True,
-        validators=[validate_referrer],
         help_text="The page the visitor came from (http or https).",
     )
 
@@ -301,7 +410,6 @@ _ERROR = inline_serializer("LeadApiError", {"detail": serializers.CharField()})
 
 class LeadCaptureApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication]
-    parser_classes = [JSONParser]
     permission_classes = [HasMarketingApiKey]
 
     InputSerializer = LeadCaptureInputSerializer
@@ -335,18 +443,26 @@ class LeadCaptureApi(APIView):
         )
 
 
+class LeadProfileByIdSerializer(StrictInputSerializer):
+    """A saved lead to profile, by its id alone."""
+
+    lead_id = serializers.UUIDField(
+        help_text="Profile this saved lead (its stored details are used)."
+    )
+
+    class Meta:
+        ref_name = "LeadProfileById"
+
+
 class LeadProfileApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication, SessionAuthentication]
-    parser_classes = [JSONParser]
     permission_classes = [HasMarketingApiKey | CanViewLeads]
 
     class InputSerializer(LeadDetailsSerializer):
-        lead_id = serializers.UUIDField(
-            required=False, help_text="Profile this saved lead (its stored details are used)."
-        )
+        """Either shape of the schema's `LeadProfileInput` (one of a lead id alone, or lead
+        details), checked here in one serializer so that both get the same errors."""
 
-        class Meta:
-            ref_name = "LeadProfileInput"
+        lead_id = serializers.UUIDField(required=False)
 
         def validate(self, attrs):
             attrs = super().validate(attrs)
@@ -367,7 +483,11 @@ class LeadProfileApi(APIView):
             "lead details and the answer is the profile they WOULD get now, with nothing "
             "saved (`saved: false`); the API key or any staff allowed to see leads."
         ),
-        request=InputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="LeadProfileInput",
+            serializers=[LeadProfileByIdSerializer, LeadDetailsSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
             200: OpenApiResponse(LeadProfileOutputSerializer),
             400: OpenApiResponse(description="Bad input: the errors per field."),
@@ -397,9 +517,8 @@ class LeadProfileApi(APIView):
 
 class LeadCohortApi(APIView):
     authentication_classes = [MarketingApiKeyAuthentication, SessionAuthentication]
-    parser_classes = [JSONParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         cohort = serializers.ChoiceField(choices=Cohort.choices)
         reason = serializers.CharField(
             max_length=2000, help_text="Why: kept in the lead's history."
@@ -436,6 +555,7 @@ class LeadCohortApi(APIView):
 
     @extend_schema(
         operation_id="lead_cohort_override",
+        auth=[{"cookieAuth": []}],  # not the API key: an AE's own session
         summary="Override a lead's cohort (AE)",
         description=(
             "Sets the cohort by hand with a mandatory reason, kept in the lead's history; "

@@ -23,15 +23,17 @@ PHONE_INVALID = (
     "are fine."
 )
 REFERRER_INVALID = "The referring page must be a web address (http or https)."
-_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().\-]+$")
+# An optional leading +, then 7 to 15 digits among spaces, dashes, dots and brackets. The lead
+# API's schema publishes it as the phone's pattern (ECMAScript syntax as well as Python's).
+PHONE_PATTERN = r"^\+?[ ().\-]*(?:[0-9][ ().\-]*){7,15}$"
+_PHONE = re.compile(PHONE_PATTERN)
 
 # Mediums that mean the visit was paid for, for the lead's source.
 PAID_MEDIUMS = {"cpc", "ppc", "paid", "paid_social", "paidsocial", "display", "cpm"}
 
 
 def validate_phone(value: str) -> None:
-    digits = sum(character.isdigit() for character in value)
-    if not _PHONE_CHARACTERS.match(value) or not 7 <= digits <= 15:
+    if not _PHONE.fullmatch(value):
         raise ValidationError(PHONE_INVALID, code="invalid_phone")
 
 

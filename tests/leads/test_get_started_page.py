@@ -11,6 +11,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.middleware import NUL_REFUSED
 from apps.integrations.models import IntegrationEvent
 from apps.leads.forms import PHONE_INVALID, REFERRER_INVALID
 from apps.leads.handlers import ACCOUNT_LINK_SUBJECT, RETURNING_SUBJECT
@@ -295,7 +296,6 @@ def test_with_htmx_a_capture_sends_the_browser_to_the_thank_you_page(client):
         ("region", "r" * 101, "Ensure this value has at most 100 characters"),
         ("utm_source", "u" * 256, "Ensure this value has at most 255 characters"),
         ("referrer", "javascript:alert(1)", REFERRER_INVALID),
-        ("business_name", "Nul\x00Byte", "Null characters are not allowed."),
     ],
 )
 def test_bad_input_is_answered_field_by_field_and_saves_nothing(client, field, value, message):
@@ -306,6 +306,14 @@ def test_bad_input_is_answered_field_by_field_and_saves_nothing(client, field, v
     assert 'role="alert"' in response.text
     assert Lead.objects.count() == 0
     assert IntegrationEvent.objects.count() == 0
+
+
+def test_a_nul_character_is_refused_before_the_form_and_saves_nothing(client):
+    response = post(client, business_name="Nul\x00Byte")
+
+    assert response.status_code == 400
+    assert NUL_REFUSED in response.text
+    assert Lead.objects.count() == 0
 
 
 def test_bad_input_keeps_the_answers_already_given(client):

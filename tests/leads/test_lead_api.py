@@ -137,7 +137,8 @@ def test_the_same_email_twice_updates_one_lead(marketing):
     marketing.post(CAPTURE, capture_data(), format="json")
 
     response = marketing.post(
-        CAPTURE, capture_data(email="Ana@CopperBistro.EXAMPLE", phone="+1 212 555 0199"),
+        CAPTURE,
+        capture_data(email="Ana@CopperBistro.EXAMPLE", phone="+1 212 555 0199"),
         format="json",
     )
 
@@ -255,24 +256,28 @@ def test_only_the_email_is_required(marketing):
         ("email", "not-an-email", "Enter a valid email address."),
         ("email", "x" * 250 + "@example.com", "Ensure this field has no more than 255"),
         ("first_name", "x" * 101, "Ensure this field has no more than 100 characters."),
-        ("first_name", ["Ana"], "Not a valid string."),
+        ("first_name", "Ana" + " " * 98, "Ensure this field has no more than 100 characters."),
+        ("first_name", ["Ana"], apis.WRONG_JSON_TYPE.format(expected="string")),
+        ("phone", 4155550100, apis.WRONG_JSON_TYPE.format(expected="string")),
         ("phone", "call me", PHONE_INVALID),
         ("business_category", "casino", "is not a valid choice."),
-        ("business_type", 7, "is not a valid choice."),
+        ("business_type", 7, apis.WRONG_JSON_TYPE.format(expected="string")),
         ("annual_revenue_estimate", "lots", "A valid number is required."),
         ("annual_revenue_estimate", "NaN", "A valid number is required."),
         ("annual_revenue_estimate", -5, "greater than or equal to 0"),
         ("annual_revenue_estimate", "1.234", "no more than 2 decimal places"),
         ("number_of_locations", 0, "greater than or equal to 1"),
-        ("number_of_locations", "two", "A valid integer is required."),
-        ("number_of_locations", True, "A valid integer is required."),
+        ("number_of_locations", "two", apis.WRONG_JSON_TYPE.format(expected="integer")),
+        ("number_of_locations", "3", apis.WRONG_JSON_TYPE.format(expected="integer")),
+        ("number_of_locations", True, apis.WRONG_JSON_TYPE.format(expected="integer")),
+        ("annual_revenue_estimate", 5.5, apis.WRONG_JSON_TYPE.format(expected="integer or string")),
+        ("annual_revenue_estimate", "1e3", "A valid number is required."),
         ("country_code", "ZZ", "is not a valid choice."),
         ("region", "r" * 101, "Ensure this field has no more than 100 characters."),
         ("external_lead_id", "e" * 256, "Ensure this field has no more than 255 characters."),
         ("source", "paid search!", "Enter a valid"),
         ("utm_campaign", "u" * 256, "Ensure this field has no more than 255 characters."),
         ("referrer", "javascript:alert(1)", REFERRER_INVALID),
-        ("business_name", "Nul\x00Byte", "Null characters are not allowed."),
         ("status", "converted", apis.UNKNOWN_FIELD),
         ("annual_revenue", 100, apis.UNKNOWN_FIELD),
     ],
@@ -330,9 +335,7 @@ def test_profiling_a_saved_lead_by_id_returns_its_profile(marketing, default_rul
     assert IntegrationEvent.objects.filter(aggregate_id=lead.pk, event_type="lead.profiled")
 
 
-def test_a_preview_returns_the_profile_that_would_apply_and_saves_nothing(
-    marketing, default_rules
-):
+def test_a_preview_returns_the_profile_that_would_apply_and_saves_nothing(marketing, default_rules):
     response = marketing.post(
         PROFILE, {"annual_revenue_estimate": "600000", "number_of_locations": 1}, format="json"
     )
@@ -565,6 +568,20 @@ def test_the_lead_endpoints_are_in_the_openapi_schema(client):
     operation_ids = {op["operationId"] for item in paths.values() for op in item.values()}
     assert {"lead_capture", "lead_profile", "lead_cohort_get", "lead_cohort_override"} <= (
         operation_ids
+    )
+
+
+def test_the_schema_says_what_the_inputs_take(client):
+    schemas = client.get(reverse("api-schema"), {"format": "json"}).json()["components"]["schemas"]
+
+    referrer = schemas["LeadCaptureInput"]["properties"]["referrer"]["oneOf"][0]
+    assert (referrer["format"], referrer["pattern"]) == ("uri", "^https?://")
+    profile_input = [ref["$ref"].rsplit("/", 1)[1] for ref in schemas["LeadProfileInput"]["oneOf"]]
+    assert profile_input == ["LeadProfileById", "LeadDetails"]
+    assert schemas["LeadProfileById"]["required"] == ["lead_id"]
+    assert all(
+        schemas[name]["additionalProperties"] is False
+        for name in ("LeadCaptureInput", "LeadProfileById", "LeadDetails")
     )
 
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from apps.core.middleware import NUL_REFUSED
 from apps.leads.models import Cohort
 from apps.orders import pricing
 from apps.orders.models import Order
@@ -239,15 +240,17 @@ def test_a_bad_ae_quote_is_a_422_and_saves_nothing(client, managed):
     assert not Order.objects.exists()
 
 
-def test_a_nul_character_in_a_search_is_dropped_not_a_500(client):
+def test_a_nul_character_in_a_search_or_an_order_number_is_a_400_not_a_500(client):
     client.force_login(AeUserFactory())
 
     response = client.get(LIST, {"q": "ORD\x00", "merchant": "a\x00b"})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert NUL_REFUSED in response.text
+    assert client.get("/staff/orders/ORD%00-1/").status_code == 400
 
 
-@pytest.mark.parametrize("number", ["ORD%00-1", "ORD 1", "ORD;DROP", "-ORD"])
+@pytest.mark.parametrize("number", ["ORD 1", "ORD;DROP", "-ORD"])
 def test_an_order_number_that_cannot_exist_is_a_404(client, number):
     client.force_login(AeUserFactory())
 
