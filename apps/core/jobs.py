@@ -52,6 +52,7 @@ _PERIODIC_FUNCS = frozenset(job.func for job in PERIODIC_JOBS)
 
 TASKS = frozenset(
     {
+        "apps.accounts.tasks.password_reset_email_send",
         "apps.integrations.tasks.event_deliver",
         "apps.integrations.tasks.webhook_process",
         "apps.integrations.tasks.sync_push_now",

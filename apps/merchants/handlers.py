@@ -142,28 +142,40 @@ def provider_answer(webhook, *, check: str) -> ProviderAnswer:
     )
 
 
+def decided_subject(webhook, *, check: str, subjects, id_key: str, status_field: str, entity: str):
+    """The merchant or person a kyb.decision / kyc.decision answers, locked, with the answer
+    as the provider-decide services take it. WebhookIgnored (with why) when there is no such
+    subject or the answer is not for its outstanding check."""
+    answer = provider_answer(webhook, check=check)
+    data = answer["response_payload"]
+    try:
+        subject = subjects.select_for_update().filter(pk=data.get(id_key)).first()
+    except ValidationError:  # not a UUID
+        subject = None
+    if subject is None:
+        noun = subjects.model._meta.verbose_name
+        raise WebhookIgnored(IGNORED_UNKNOWN_SUBJECT.format(subject=noun, id=data.get(id_key)))
+    refusal = check_answer_refusal(
+        check=check,
+        status=getattr(subject, status_field),
+        check_id=answer["check_id"],
+        sent=outstanding_check_id(entity, subject.pk),
+    )
+    if refusal:
+        logger.info("%s decision for %s ignored: %s", check, subject.pk, refusal)
+        raise WebhookIgnored(refusal)
+    return subject, answer
+
+
 @handles_webhook(PAYMENTS, "kyb.decision")
 def kyb_decision_received(webhook) -> None:
     """data: {"merchant_id", "check_id", "decision", "reason", "risk_score"}."""
-    answer = provider_answer(webhook, check="KYB")
-    data, decision, check_id = answer["response_payload"], answer["decision"], answer["check_id"]
-    try:
-        merchant = Merchant.objects.select_for_update().filter(pk=data.get("merchant_id")).first()
-    except ValidationError:  # not a UUID
-        merchant = None
-    if merchant is None:
-        raise WebhookIgnored(
-            IGNORED_UNKNOWN_SUBJECT.format(subject="merchant", id=data.get("merchant_id"))
-        )
-    refusal = check_answer_refusal(
+    merchant, answer = decided_subject(
+        webhook,
         check="KYB",
-        status=merchant.kyb_status,
-        check_id=check_id,
-        sent=outstanding_check_id(KYB_ENTITY, merchant.pk),
+        subjects=Merchant.objects.all(),
+        id_key="merchant_id",
+        status_field="kyb_status",
+        entity=KYB_ENTITY,
     )
-    if refusal:
-        logger.info(
-            "KYB decision %s (%s) for %s ignored: %s", check_id, decision, merchant.pk, refusal
-        )
-        raise WebhookIgnored(refusal)
     merchant_kyb_provider_decide(merchant=merchant, provider=provider_label(PAYMENTS), **answer)

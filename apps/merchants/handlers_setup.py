@@ -14,18 +14,12 @@ from django.core.exceptions import ValidationError
 
 from apps.integrations import providers, registry
 from apps.integrations.delivery import registers_push, sync_push
-from apps.integrations.inbox import WebhookIgnored, handles_webhook
+from apps.integrations.inbox import handles_webhook
 from apps.integrations.models import ExternalSystemSync
 from apps.integrations.providers.base import PermanentError
 from apps.merchants import validators
 from apps.merchants.choices import CheckStatus, VerificationStatus
-from apps.merchants.handlers import (
-    IGNORED_UNKNOWN_SUBJECT,
-    check_answer_refusal,
-    outstanding_check_id,
-    provider_answer,
-    provider_label,
-)
+from apps.merchants.handlers import decided_subject, provider_label
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from apps.merchants.services.bank import (
     bank_account_verification_fail,
@@ -142,32 +136,14 @@ def payments_submit_kyc(sync, event) -> str:
 @handles_webhook(PAYMENTS, "kyc.decision")
 def kyc_decision_received(webhook) -> None:
     """data: {"person_id", "check_id", "decision", "reason", "risk_score"}."""
-    answer = provider_answer(webhook, check="KYC")
-    data, decision, check_id = answer["response_payload"], answer["decision"], answer["check_id"]
-    try:
-        person = (
-            MerchantPerson.objects.select_for_update()
-            .select_related("merchant")
-            .filter(pk=data.get("person_id"))
-            .first()
-        )
-    except ValidationError:  # not a UUID
-        person = None
-    if person is None:
-        raise WebhookIgnored(
-            IGNORED_UNKNOWN_SUBJECT.format(subject="person", id=data.get("person_id"))
-        )
-    refusal = check_answer_refusal(
+    person, answer = decided_subject(
+        webhook,
         check="KYC",
-        status=person.kyc_status,
-        check_id=check_id,
-        sent=outstanding_check_id(PERSON_KYC_ENTITY, person.pk),
+        subjects=MerchantPerson.objects.select_related("merchant"),
+        id_key="person_id",
+        status_field="kyc_status",
+        entity=PERSON_KYC_ENTITY,
     )
-    if refusal:
-        logger.info(
-            "KYC decision %s (%s) for %s ignored: %s", check_id, decision, person.pk, refusal
-        )
-        raise WebhookIgnored(refusal)
     person_kyc_provider_decide(person=person, provider=provider_label(PAYMENTS), **answer)
 
 

@@ -15,8 +15,10 @@ from apps.core.middleware import NUL_REFUSED, RefuseNulMiddleware
 from apps.integrations import signing
 from apps.integrations.models import WebhookEvent
 from apps.leads.models import Lead, LeadStatus
-from apps.merchants.models import CheckStatus, Merchant
-from apps.orders.models import Order, OrderStatus
+from apps.merchants.choices import CheckStatus
+from apps.merchants.models import Merchant
+from apps.orders.models import Order
+from apps.orders.models.order import OrderStatus
 from tests.compliance.test_review import under_review
 from tests.integrations.factories import WebhookEventFactory
 from tests.leads.factories import LeadFactory
