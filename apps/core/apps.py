@@ -6,6 +6,13 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self):
+        from django.db.models import CharField
+        from django.db.models.functions import Lower
+
+        # `email__lower=value.lower()` compiles to LOWER(email) = ..., which the unique
+        # expression indexes on Lower("email") answer; `__iexact` compiles to UPPER(...) and
+        # scans the table (issue 12: 107 of 163 ms of an intake at 100k leads).
+        CharField.register_lookup(Lower)
         from django_q.signals import pre_enqueue
 
         from apps.core.jobs import task_guard

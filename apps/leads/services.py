@@ -232,7 +232,7 @@ def lead_capture(
 
 
 def _captured_meanwhile(data: dict) -> bool:
-    found = Q(email__iexact=data["email"])
+    found = Q(email__lower=data["email"].lower())
     if data.get("external_lead_id"):
         found |= Q(external_lead_id=data["external_lead_id"])
     return Lead.objects.filter(found).exists()
@@ -242,7 +242,7 @@ def _capture(data: dict, *, actor, public: bool) -> tuple[Lead, bool]:
     external_id = data.get("external_lead_id")
     leads = Lead.objects.select_for_update()
     by_external = leads.filter(external_lead_id=external_id).first() if external_id else None
-    by_email = leads.filter(email__iexact=data["email"]).first() if data["email"] else None
+    by_email = leads.filter(email__lower=data["email"].lower()).first() if data["email"] else None
     if by_external and by_email and by_external.pk != by_email.pk:
         raise LeadConflict(LEAD_CONFLICT, code="lead_conflict")
     if (

@@ -175,7 +175,7 @@ def merchant_signup(
     account link and AccountLinkSent is raised (whoever typed the address may not be its
     owner). All or nothing: a refused account leaves no new lead behind."""
     email = (email or "").strip().lower()
-    lead = Lead.objects.filter(email__iexact=email).first()
+    lead = Lead.objects.filter(email__lower=email).first()
     if lead is not None and not Merchant.objects.filter(lead=lead).exists():
         if User.objects.filter(email__iexact=email).exists():
             raise DomainError(EMAIL_HAS_ACCOUNT, code="email_has_account")
