@@ -3,6 +3,7 @@ provider (sandbox: SSN ending 0001 rejected, 9999 review, 0000 invalid) and paym
 activation (DESIGN.md rules 3, 9 and 10)."""
 
 import html
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -13,11 +14,18 @@ from django.urls import reverse
 
 from apps.compliance.models import KybKycAuditLog
 from apps.core.errors import DomainError
-from apps.integrations.models import ExternalSystemSync, IntegrationEvent, SandboxLedgerEntry
+from apps.integrations.models import (
+    ExternalSystemSync,
+    IntegrationEvent,
+    SandboxLedgerEntry,
+    WebhookEvent,
+)
 from apps.integrations.providers import sandbox
+from apps.integrations.tasks import sandbox_webhook_send
 from apps.merchants import validators
 from apps.merchants.choices import CheckStatus, PersonType
 from apps.merchants.forms_setup import DOB_REQUIRED, SSN_REQUIRED
+from apps.merchants.handlers import IGNORED_IN_REVIEW
 from apps.merchants.models import MerchantPerson
 from apps.merchants.services import decisions, kyc
 from apps.merchants.views.kyc import KYC_SUBMITTED, PERSON_ADDED
@@ -450,6 +458,29 @@ def test_review_required_queues_the_merchant_for_compliance(signed_in, merchant,
     page = text(signed_in.get(KYC))
     assert "Under review by our compliance team" in page
     assert 'hx-trigger="every' in page  # the page polls while the case is open
+
+
+def test_a_provider_approval_never_moves_a_person_in_compliance_review(
+    signed_in, merchant, run_on_commit
+):
+    seeded_queues()
+    submit_persons(signed_in, run_on_commit, person_data(ssn="123-45-9999"))
+    person = MerchantPerson.objects.get()
+    sent = ExternalSystemSync.objects.get(entity_id=person.pk).external_entity_id
+    body = {
+        "id": "evt_forged_kyc",
+        "type": "kyc.decision",
+        "data": {"person_id": str(person.pk), "check_id": sent, "decision": "approved"},
+    }
+
+    run_on_commit(lambda: sandbox_webhook_send("payments", json.dumps(body)))
+
+    webhook = WebhookEvent.objects.get(external_id="evt_forged_kyc")
+    assert webhook.status == "processed"
+    assert webhook.ignored_reason == IGNORED_IN_REVIEW.format(check="KYC")
+    person.refresh_from_db()
+    assert person.kyc_status == CheckStatus.REVIEW_REQUIRED
+    assert QueueAssignment.objects.get(merchant=merchant).status == AssignmentStatus.QUEUED
 
 
 def test_a_compliance_reviewer_approves_with_notes_and_payments_activate(
