@@ -36,7 +36,9 @@ def event_emit(
         causation_id=causation_id,
         partition_key=str(aggregate.pk),
     )
-    transaction.on_commit(lambda: enqueue_delivery(event.pk))
+    # robust: the change is committed whatever happens to the enqueue (broker away, database
+    # blip); a delivery not enqueued is picked up by the outbox sweep, never a 500.
+    transaction.on_commit(lambda: enqueue_delivery(event.pk), robust=True)
     return event
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.test import TestCase
 from django.utils import timezone
 
 from apps.integrations import outbox, registry, services
@@ -105,3 +106,22 @@ def test_retention_purges_only_old_published_events():
     assert services.events_purge_published() == 1
     assert not IntegrationEvent.objects.filter(pk=old.pk).exists()
     assert IntegrationEvent.objects.filter(pk=old_unpublished.pk).exists()
+
+
+def test_a_committed_change_never_fails_because_its_enqueue_did(monkeypatch, caplog):
+    """The broker (or the database, for the ORM broker) is away at the moment of the enqueue:
+    the change stays committed, the caller is not failed, the sweep delivers it later."""
+    from django.db import OperationalError
+
+    def broker_away(event_id):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(outbox, "enqueue_delivery", broker_away)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        lead = LeadFactory()
+        with transaction.atomic():
+            event = outbox.event_emit(event_type="test.happened", aggregate=lead)
+
+    event.refresh_from_db()
+    assert event.published is False  # waiting for the sweep, not lost
+    assert "connection refused" in caplog.text
