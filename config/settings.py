@@ -79,6 +79,7 @@ MIDDLEWARE = [
     # After authentication, so that its 400 page shows the signed-in navigation.
     "apps.core.middleware.RefuseNulMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",
+    "apps.core.middleware.FailureAnswersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -2,6 +2,8 @@
 that django-csp and Django's SecurityMiddleware do not send.
 
 - RefuseNulMiddleware: a NUL character anywhere in a request is a 400 that says why.
+- FailureAnswersMiddleware: a state-machine row changed by someone else in the meantime is a
+  409 that says so; the database briefly away is a 503 with Retry-After, never a 500.
 - Permissions-Policy (settings.PERMISSIONS_POLICY) on every response: the portal uses no
   camera, microphone, location, payment or other powerful browser feature, so a script that
   got in could not either.
@@ -10,9 +12,18 @@ that django-csp and Django's SecurityMiddleware do not send.
   shared computer after sign-out). A view that set its own Cache-Control keeps it.
 """
 
+import logging
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django_fsm import ConcurrentTransition
+
+from apps.core.fsm import CHANGED_MEANWHILE
+
+logger = logging.getLogger(__name__)
 
 NUL_REFUSED = (
     "The request contains a NUL character (%00), which no address or field accepts: "
@@ -82,3 +93,37 @@ class SecurityHeadersMiddleware:
         if user is not None and user.is_authenticated:
             response.headers.setdefault("Cache-Control", SIGNED_IN_CACHE_CONTROL)
         return response
+
+
+DATABASE_AWAY = "The service is briefly unavailable. Please try again in a few seconds."
+RETRY_AFTER_SECONDS = 5
+
+
+class FailureAnswersMiddleware:
+    """Failures a client can act on, answered as such instead of a 500: a save from a stale
+    copy of a state-machine row (two clicks, two people) is a 409 saying to reload; the
+    database unreachable or a deadlock victim is a 503 with Retry-After. The 503 is built
+    without the database (no session, no context processors)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, ConcurrentTransition):
+            message = CHANGED_MEANWHILE.format(noun="record")
+            if is_api_request(request):
+                return JsonResponse({"detail": message}, status=409)
+            return render(request, BAD_REQUEST_TEMPLATE, {"message": message}, status=409)
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.warning("Answered 503: %s: %s", type(exception).__name__, exception)
+            if is_api_request(request):
+                response = JsonResponse({"detail": DATABASE_AWAY}, status=503)
+            else:
+                body = render_to_string("core/unavailable.html", {"message": DATABASE_AWAY})
+                response = HttpResponse(body, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        return None
