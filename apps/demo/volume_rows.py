@@ -176,8 +176,11 @@ def lead_build(chunk: Chunk, rng, ref: Ref, n: int, now, *, with_account: bool) 
 def _prospect_status(rng, lead: Lead, now) -> None:
     """A lead without an account: open while recent, closed after a month of silence."""
     status = _weighted(rng, PROSPECT_STATUSES)
-    if status in (LeadStatus.NEW, LeadStatus.CONTACTED) and now - lead.created_at > timedelta(30):
+    age = now - lead.created_at
+    if status in (LeadStatus.NEW, LeadStatus.CONTACTED) and age > timedelta(days=30):
         status = LeadStatus.LOST
+    if status == LeadStatus.NEW and lead.cohort != Cohort.SELF_SERVE and age > timedelta(days=2):
+        status = LeadStatus.CONTACTED  # an AE calls within days, not weeks
     _state(lead, status=status)
     if status != LeadStatus.NEW:
         lead.contacted_at = lead.created_at + timedelta(hours=rng.uniform(0.2, 48))
@@ -309,6 +312,8 @@ def merchant_build(chunk: Chunk, rng, ref: Ref, lead: Lead, n: int, now, *, city
 
 def _checks(rng, merchant: Merchant, lead: Lead, step: int, done_at: dict, n: int) -> None:
     """KYB decided at step 3, paid at step 6, KYC at step 7; the lead's status follows."""
+    if lead.cohort != Cohort.SELF_SERVE:
+        _state(lead, status=LeadStatus.CONTACTED)  # its AE called before the account
     if step == 3:
         undecided = [CheckStatus.SUBMITTED, CheckStatus.REVIEW_REQUIRED, CheckStatus.REJECTED]
         _state(merchant, kyb_status=rng.choice([CheckStatus.PENDING, *undecided]))
@@ -486,7 +491,7 @@ def ic_items_build(chunk: Chunk, rng, ref: Ref, merchant, lead, step, done_at) -
 
 
 def alerts_build(chunk: Chunk, rng, ref: Ref, merchant, current, now) -> None:
-    """Open alerts for a third of the stalled merchants and for repeated errors (the sweep
+    """Open alerts for a quarter of the stalled merchants and for repeated errors (the sweep
     finds the other stalled ones), half of them with an IC intervention item; a resolved
     alert in one in ten finished journeys."""
     policy = ref.policies[merchant.cohort]
@@ -520,7 +525,7 @@ def alerts_build(chunk: Chunk, rng, ref: Ref, merchant, current, now) -> None:
     days = (now - current.last_activity_at).days
     if current.error_count >= policy.error_threshold:
         alert_type = AlertType.ERROR_THRESHOLD
-    elif days >= policy.stalled_after_days and rng.random() < 0.35:
+    elif days >= policy.stalled_after_days and rng.random() < 0.25:
         alert_type = AlertType.STALLED
     else:
         return

@@ -35,7 +35,10 @@ class Command(BaseCommand):
             "--merchants", type=int, default=50_000, help="How many of the leads have an account."
         )
         parser.add_argument(
-            "--batch", type=int, default=5000, help="Leads per chunk and rows per INSERT."
+            "--batch",
+            type=int,
+            default=5000,
+            help="Leads built and written per chunk (one COPY per table and chunk).",
         )
         parser.add_argument("--seed", type=int, default=12, help="Random seed (deterministic).")
 
