@@ -164,9 +164,8 @@ def lead_build(chunk: Chunk, rng, ref: Ref, n: int, now, *, with_account: bool) 
         created_at=created,
     )
     chunk.leads.append(lead)
-    city_of_lead = city
     if with_account:
-        merchant_build(chunk, rng, ref, lead, n, now, city=city_of_lead)
+        merchant_build(chunk, rng, ref, lead, n, now, city=city)
     else:
         _prospect_status(rng, lead, now)
     if cohort != Cohort.SELF_SERVE:
@@ -259,7 +258,9 @@ def merchant_build(chunk: Chunk, rng, ref: Ref, lead: Lead, n: int, now, *, city
         idle_days = rng.uniform(policy.stalled_after_days, policy.abandoned_after_days)
     else:
         idle_days = rng.uniform(0, policy.stalled_after_days)
-    idle = min(idle_days * 86400, elapsed * 0.9)
+    idle = min(idle_days * 86400, elapsed * 0.9)  # not idle since before it started
+    if journey == JourneyStatus.ABANDONED and idle < policy.abandoned_after_days * 86400:
+        journey = JourneyStatus.IN_PROGRESS  # too young to have been abandoned
     last_activity = now - timedelta(seconds=idle)
     merchant = Merchant(
         id=_id(rng),
