@@ -7,6 +7,7 @@ them. Nothing here may be used to serve real traffic.
 """
 
 import os
+import warnings
 
 # DEBUG off whatever the developer's .env says: debug mode records every query and would make
 # every page look slower than it is in production.
@@ -23,3 +24,5 @@ SECURE_SSL_REDIRECT = False
 # refuse every {% static %}. Its lookup is an in-memory dict once loaded, so the pages cost
 # the same to within noise.
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Whitenoise warns, in every worker, that STATIC_ROOT does not exist (no collectstatic).
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
