@@ -25,4 +25,4 @@ SECURE_SSL_REDIRECT = False
 # the same to within noise.
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Whitenoise warns, in every worker, that STATIC_ROOT does not exist (no collectstatic).
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
