@@ -190,12 +190,16 @@ class QueueAssignment(StateMachineMixin, BaseModel):
             ),
         ]
         indexes = [
+            # The queue screens' order (priority, then oldest, then id) over every open item,
+            # so a page of 50 is an index walk, not a sort of the whole queue joined to its
+            # leads and merchants (issue 12: 85 ms → 7 ms for ae_standard at 100k leads).
             models.Index(
                 "queue",
                 models.F("priority").desc(),
                 "queued_at",
-                name="assignment_queue_priority",
-                condition=models.Q(status__in=[AssignmentStatus.QUEUED, AssignmentStatus.ASSIGNED]),
+                "id",
+                name="assignment_open_queue_order",
+                condition=models.Q(status__in=OPEN_ASSIGNMENT_STATUSES),
             ),
             models.Index(fields=["status"], name="assignment_status"),
         ]
