@@ -9,6 +9,7 @@ from django.urls import reverse_lazy
 from django_q.tasks import async_task
 
 from apps.accounts import roles
+from apps.core.links import absolute_url, request_base_url
 
 LOCKED_OUT = (
     "Too many failed sign-ins with this email address from your network. For your security, "
@@ -47,9 +48,8 @@ def lockout(request, original_response=None, credentials=None):
 
 
 def portal_base_url(request) -> str:
-    """Root of links sent by email: the configured public URL when there is one, so a forged
-    Host header can never point a reset link elsewhere; else the address the visitor used."""
-    return (settings.PORTAL_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
+    """Root of links sent by email (see apps.core.links: the configured public URL first)."""
+    return absolute_url("", base_url=request_base_url(request))
 
 
 class PasswordResetView(auth_views.PasswordResetView):

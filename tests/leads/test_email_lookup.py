@@ -39,4 +39,4 @@ def test_an_intake_finds_the_existing_lead_through_lower_not_upper():
     # Every lookup by email is indexed: LOWER(email) (the case-insensitive unique index) or
     # plain equality (the column's own unique index); UPPER(email) would scan the table.
     assert any('LOWER("leads_lead"."email") = ' in where for where in wheres)
-    assert not any('UPPER("leads_lead"."email")' in where for where in wheres)
+    assert not any('UPPER("leads_lead"."email"' in where for where in wheres)

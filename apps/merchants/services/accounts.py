@@ -12,7 +12,6 @@ or bank details (merchant_email_verified_check)."""
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
@@ -26,6 +25,7 @@ from apps.accounts.models import User
 from apps.accounts.roles import MERCHANT
 from apps.core.errors import DomainError
 from apps.core.fsm import save_tracked
+from apps.core.links import absolute_url
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.outbox import event_emit
 from apps.leads.models import Cohort, Lead
@@ -62,8 +62,6 @@ VERIFY_RESEND_TOO_SOON = (
 VERIFY_RESEND_INTERVAL_SECONDS = 60
 EMAIL_VERIFY_SALT = "merchants.email-verify"
 EMAIL_VERIFY_MAX_AGE_SECONDS = 3 * 24 * 3600
-# Where links in emails point when the caller has no request to take the host from.
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SIGNUP_SOURCE = "account_signup"
 ACCOUNT_LINK_SENT = (
     "We already have details for {email}: we sent that address a link to create the account. "
@@ -209,8 +207,7 @@ def merchant_email_token(*, user) -> str:
 
 def merchant_email_verify_url(*, user, base_url: str = "") -> str:
     token = merchant_email_token(user=user)
-    base = (base_url or settings.PORTAL_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
-    return base + reverse("merchants:account_verify", args=[token])
+    return absolute_url(reverse("merchants:account_verify", args=[token]), base_url=base_url)
 
 
 def merchant_verification_email_send(*, merchant: Merchant, actor, base_url: str = ""):

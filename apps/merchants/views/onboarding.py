@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from apps.core.errors import DomainError
+from apps.core.links import request_base_url
 from apps.leads.links import lead_from_account_link
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_onboarding import AccountCreateForm
@@ -39,11 +40,6 @@ _ERROR_FIELDS = {
 }
 
 
-def base_url(request) -> str:
-    """This site's address as the visitor reached it, to root links sent by email."""
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 @require_http_methods(["GET", "POST"])
 def account_create(request):
     """/account/create/[?lead=<signed lead id>]: password and legal name (and the email
@@ -72,7 +68,7 @@ def account_create(request):
                         lead=lead,
                         password=data["password1"],
                         legal_business_name=data["legal_business_name"],
-                        base_url=base_url(request),
+                        base_url=request_base_url(request),
                         email_proven=True,  # the link was emailed to the lead's address
                     )
                 else:
@@ -80,7 +76,7 @@ def account_create(request):
                         email=data["email"],
                         password=data["password1"],
                         legal_business_name=data["legal_business_name"],
-                        base_url=base_url(request),
+                        base_url=request_base_url(request),
                     )
             except accounts.AccountLinkSent as exc:
                 return render(request, CREATE_TEMPLATE, {"link_sent": exc.message})
@@ -116,7 +112,7 @@ def account_verify_resend(request):
     merchant = request.merchant
     try:
         accounts.merchant_verification_email_send(
-            merchant=merchant, actor=request.user, base_url=base_url(request)
+            merchant=merchant, actor=request.user, base_url=request_base_url(request)
         )
     except DomainError as exc:
         refusal, notice = exc.message, ""

@@ -12,13 +12,13 @@ merchant and does nothing when the work is done already.
   meanwhile or the journey resumed. The sweep records it only while no such event is waiting.
 """
 
-from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from apps.core.fsm import save_tracked
+from apps.core.links import absolute_url
 from apps.integrations.providers import get_provider
 from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead
 from apps.leads.services import lead_mark_lost
@@ -145,8 +145,7 @@ def step_page_url(step_id: int | None) -> str:
         except NoReverseMatch:
             continue
         break
-    base = getattr(settings, "PORTAL_BASE_URL", "") or "http://localhost:8000"
-    return base.rstrip("/") + (path or "/")
+    return absolute_url(path or "/")
 
 
 def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
