@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.compliance",
     "apps.demo",
+    "apps.staff",
 ]
 
 MIDDLEWARE = [

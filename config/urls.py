@@ -41,6 +41,7 @@ urlpatterns = [
     # Staff pages.
     path("staff/ops/integrations/", include("apps.integrations.urls")),
     path("staff/compliance/", include("apps.compliance.urls")),
+    path("staff/", include("apps.staff.urls")),
     path("staff/", include("apps.routing.urls")),
     path("staff/", include("apps.progress.urls")),
     # Merchant pages.

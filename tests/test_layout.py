@@ -14,7 +14,16 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 APPS = ROOT / "apps"
 GROUND = ("apps.core", "apps.accounts")
-DOMAIN_APPS = ("leads", "routing", "merchants", "orders", "progress", "compliance", "demo")
+DOMAIN_APPS = (
+    "leads",
+    "routing",
+    "merchants",
+    "orders",
+    "progress",
+    "compliance",
+    "demo",
+    "staff",
+)
 MAX_LINES = 650
 
 

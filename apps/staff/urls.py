@@ -1,0 +1,12 @@
+"""Staff workspace pages (mounted at /staff/ in config/urls.py, namespace "staff")."""
+
+from django.urls import path
+
+from apps.staff import views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("merchants/<uuid:merchant_id>/", views.merchant_detail, name="merchant"),
+]
