@@ -342,6 +342,18 @@ SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_WEBHOOK_DELAY_SECONDS = env.int("SANDBOX_WEBHOOK_DELAY_SECONDS", default=0)
 
 # Root of links in emails sent without a request (tasks, sweeps): the public portal URL.
+# Compliance (README "Compliance"): reveal alerts and retention periods.
+# REVEAL_ALERT_COUNT reveals of personal data by one user within REVEAL_ALERT_WINDOW_MINUTES
+# raise a data access alert for ops.
+REVEAL_ALERT_COUNT = env.int("REVEAL_ALERT_COUNT", default=10)
+REVEAL_ALERT_WINDOW_MINUTES = env.int("REVEAL_ALERT_WINDOW_MINUTES", default=15)
+# Days after which the retention job (daily) acts on each kind of data.
+RETENTION_CLOSED_LEAD_DAYS = env.int("RETENTION_CLOSED_LEAD_DAYS", default=365)
+RETENTION_ABANDONED_MERCHANT_DAYS = env.int("RETENTION_ABANDONED_MERCHANT_DAYS", default=365)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=7 * 365)
+RETENTION_OUTBOX_DAYS = env.int("RETENTION_OUTBOX_DAYS", default=90)
+RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=90)
+
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 
 # Step 8 (data import): the largest CSV a merchant may upload, in bytes and in rows.

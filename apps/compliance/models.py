@@ -12,13 +12,27 @@ class AppendOnlyError(Exception):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
-    """Bulk update and delete would bypass the model's guard: refuse them too."""
+    """Bulk update and delete would bypass the model's guard: refuse them too. On
+    PostgreSQL a trigger refuses UPDATE and DELETE as well, whoever sends them (migration
+    0003); only the retention job may delete, past the retention period."""
 
     def update(self, **kwargs):
         raise AppendOnlyError("Audit rows cannot be changed.")
 
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Audit rows cannot be changed.")
+
     def delete(self):
         raise AppendOnlyError("Audit rows cannot be deleted.")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AppendOnlyError("Audit rows cannot be changed.")
+
+    def retention_delete(self) -> int:
+        """The retention job's path (apps/compliance/retention.py), and no one else's: one
+        DELETE without signals or cascades. The database trigger lets it through only in a
+        transaction that said it is the retention job (retention.RETENTION_SETTING)."""
+        return models.QuerySet._raw_delete(self, self.db)
 
 
 class AppendOnlyModel(models.Model):
@@ -130,6 +144,10 @@ class DataAccessAuditLog(AppendOnlyModel):
     entity_id = models.UUIDField()
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+    # The merchant the accessed data belongs to (its own row, a person's or a bank
+    # account's), so the log is searchable by merchant. No foreign key: the log outlives
+    # anything it names and must never block or cascade.
+    merchant_id = models.UUIDField(null=True, blank=True, db_index=True)
     api_endpoint = models.CharField(max_length=255, blank=True)
     request_id = models.UUIDField(null=True, blank=True)
     fields_accessed = models.JSONField(default=list)
@@ -144,7 +162,48 @@ class DataAccessAuditLog(AppendOnlyModel):
         indexes = [
             models.Index(fields=["entity_type", "entity_id"], name="data_access_entity"),
             models.Index(fields=["-accessed_at"], name="data_access_time"),
+            models.Index(fields=["user", "-accessed_at"], name="data_access_user_time"),
         ]
 
     def __str__(self):
         return f"{self.user_email} {self.action} {self.entity_type}:{self.entity_id}"
+
+
+class AccessAlert(models.Model):
+    """Ops are told of one user revealing much within a short window (settings
+    REVEAL_ALERT_COUNT reveals in REVEAL_ALERT_WINDOW_MINUTES): shown on the compliance
+    operations page (/staff/compliance/operations/) and emailed to the ops role."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user_email = models.EmailField(max_length=255, blank=True)
+    reveal_count = models.PositiveIntegerField()
+    window_minutes = models.PositiveIntegerField()
+    merchant_count = models.PositiveIntegerField(default=0)
+    raised_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        verbose_name = "data access alert"
+
+    def __str__(self):
+        return f"{self.user_email}: {self.reveal_count} reveals in {self.window_minutes} min"
+
+
+class RetentionRun(models.Model):
+    """One run of the retention job (apps/compliance/retention.py) and what it did, per
+    kind of data: counts only, never what was removed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    triggered_by = models.CharField(max_length=100, blank=True, help_text="schedule, command")
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        kind = "dry run" if self.dry_run else "applied"
+        return f"retention run {self.started_at:%Y-%m-%d %H:%M} ({kind})"

@@ -1,14 +1,18 @@
-"""Read queries for the compliance pages: the KYB review queue and a merchant's audit
-timeline. Both cost a fixed number of queries whatever the number of rows."""
+"""Read queries for the compliance pages: the KYB review queue, a merchant's audit timeline,
+the data access log and the decision log. Each costs a fixed number of queries whatever the
+number of rows."""
 
 import json
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from itertools import groupby
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from apps.compliance.models import CheckType, Decision, KybKycAuditLog
+from apps.compliance.models import CheckType, DataAccessAuditLog, Decision, KybKycAuditLog
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
@@ -246,3 +250,88 @@ def merchant_audit_timeline(*, merchant: Merchant) -> list[TimelineEntry]:
     )
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries
+
+
+# --- Data access log --------------------------------------------------------------------------
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def data_access_list(
+    *, user: str = "", merchant: str = "", date_from=None, date_to=None
+) -> QuerySet[DataAccessAuditLog]:
+    """The data access log, newest first: `user` matches the email (part of it), `merchant`
+    a merchant's id or (part of) its legal name; days are the viewer's time zone's, both
+    included."""
+    rows = DataAccessAuditLog.objects.select_related("user")
+    if user:
+        rows = rows.filter(user_email__icontains=user)
+    if merchant:
+        try:
+            rows = rows.filter(merchant_id=uuid.UUID(merchant))
+        except ValueError:
+            named = Merchant.objects.filter(legal_business_name__icontains=merchant)
+            rows = rows.filter(merchant_id__in=named.values("pk"))
+    if date_from:
+        rows = rows.filter(accessed_at__gte=_day_start(date_from))
+    if date_to:
+        rows = rows.filter(accessed_at__lt=_day_start(date_to + timedelta(days=1)))
+    return rows.order_by("-accessed_at", "-pk")
+
+
+def merchant_names(merchant_ids) -> dict:
+    """Legal names of the merchants a page of log rows names (one query)."""
+    ids = {pk for pk in merchant_ids if pk}
+    if not ids:
+        return {}
+    return dict(Merchant.objects.filter(pk__in=ids).values_list("pk", "legal_business_name"))
+
+
+# --- KYB/KYC decision log ---------------------------------------------------------------------
+
+
+def _previous_decision(*, same_subject: dict):
+    earlier = Q(completed_at__lt=OuterRef("completed_at")) | Q(
+        completed_at=OuterRef("completed_at"), created_at__lt=OuterRef("created_at")
+    )
+    return Subquery(
+        KybKycAuditLog.objects.filter(earlier, check_type=OuterRef("check_type"), **same_subject)
+        .order_by("-completed_at", "-created_at")
+        .values("decision")[:1]
+    )
+
+
+def decision_list(*, date_from, date_to) -> QuerySet[KybKycAuditLog]:
+    """Every KYB/KYC decision completed in the range (the viewer's days, both included),
+    oldest first, with the decision before it on the same subject (`previous_decision`:
+    the person's for KYC, the business's for KYB; null for the first)."""
+    return (
+        KybKycAuditLog.objects.filter(
+            completed_at__gte=_day_start(date_from),
+            completed_at__lt=_day_start(date_to + timedelta(days=1)),
+        )
+        .select_related("reviewed_by", "merchant", "person")
+        .annotate(
+            previous_decision=Coalesce(
+                _previous_decision(same_subject={"person": OuterRef("person")}),
+                _previous_decision(
+                    same_subject={"person__isnull": True, "merchant": OuterRef("merchant")}
+                ),
+            )
+        )
+        .order_by("completed_at", "created_at")
+    )
+
+
+def reveal_subjects(*, merchant: Merchant) -> list[tuple[str, object]]:
+    """What on a merchant's page can be revealed: the business (EIN), each person (SSN and
+    date of birth), each bank account (numbers), as (kind, object) for the reveal include."""
+    persons = MerchantPerson.objects.filter(merchant=merchant).order_by("created_at", "pk")
+    accounts = MerchantBankAccount.objects.filter(merchant=merchant).order_by("created_at", "pk")
+    return [
+        ("merchant", merchant),
+        *(("person", person) for person in persons),
+        *(("bank_account", account) for account in accounts),
+    ]

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.compliance.models import AccessAction, DataAccessAuditLog, KybKycAuditLog
+from apps.core.client_ip import client_ip
 
 # Spec "Data Retention Policy": audit logs are kept 7 years.
 AUDIT_RETENTION = timedelta(days=7 * 365)
@@ -51,22 +52,33 @@ def kyb_kyc_audit_record(
 def data_access_record(
     *,
     actor,
-    entity,
+    entity=None,
     fields: list[str],
     action: str = AccessAction.DECRYPT,
     reason: str = "",
     request=None,
+    merchant_id=None,
+    entity_type: str = "",
+    entity_id=None,
 ) -> DataAccessAuditLog:
-    """Append the row for a staff member seeing unmasked PII (rule 9)."""
+    """Append the row for a staff member seeing unmasked PII or exporting audit data
+    (rule 9). `merchant_id`: whose data it is, when `entity` is not the merchant itself
+    (defaults to the entity's `merchant_id`, or its own id for a merchant). Without an
+    entity (an export of many rows), `entity_type` and `entity_id` name what was read."""
     meta = request.META if request is not None else {}
+    if merchant_id is None and entity is not None:
+        merchant_id = getattr(entity, "merchant_id", None)
+        if merchant_id is None and entity._meta.model_name == "merchant":
+            merchant_id = entity.pk
     return DataAccessAuditLog.objects.create(
         user=actor,
         user_email=actor.email,
         user_role=",".join(g.name for g in actor.groups.all()),
         action=action,
-        entity_type=entity._meta.model_name,
-        entity_id=entity.pk,
-        ip_address=meta.get("REMOTE_ADDR"),
+        entity_type=entity_type or entity._meta.model_name,
+        entity_id=entity_id or entity.pk,
+        merchant_id=merchant_id,
+        ip_address=client_ip(request) if request is not None else None,
         user_agent=meta.get("HTTP_USER_AGENT", ""),
         api_endpoint=request.path if request is not None else "",
         fields_accessed=fields,

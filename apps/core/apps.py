@@ -19,3 +19,11 @@ class CoreConfig(AppConfig):
 
         # Every task passes here before it is signed and queued (apps/core/jobs.py).
         pre_enqueue.connect(task_guard, dispatch_uid="apps.core.jobs.task_guard")
+        from django.db.backends.signals import connection_created
+
+        from apps.core.keyed_hash import sqlite_function_register
+
+        # The retention job's set-based hashing on the development database.
+        connection_created.connect(
+            sqlite_function_register, dispatch_uid="apps.core.keyed_hash.sqlite"
+        )

@@ -143,6 +143,14 @@ class Lead(StateMachineMixin, BaseModel):
     closed_at = models.DateTimeField(null=True, blank=True, help_text="Disqualified or lost")
     close_reason = models.TextField(blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Retention (apps/compliance/retention.py): when the person's details were replaced,
+    # and the keyed hash of the address kept so intake still knows a returning address.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+    email_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # Set by intake on a new lead whose address belongs to an anonymised one.
+    returning_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     history = HistoricalRecords()
 
@@ -161,6 +169,11 @@ class Lead(StateMachineMixin, BaseModel):
             models.UniqueConstraint(Lower("email"), name="lead_email_ci_unique"),
         ]
         indexes = [
+            models.Index(
+                fields=["email_hash"],
+                name="lead_anonymised_email_hash",
+                condition=~models.Q(email_hash=""),
+            ),
             models.Index(
                 fields=["status"], name="lead_status_live", condition=models.Q(deleted_at=None)
             ),

@@ -126,6 +126,9 @@ class Merchant(StateMachineMixin, BaseModel):
     blocked_reason = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Retention (apps/compliance/retention.py): an abandoned merchant that never went live
+    # has its people's details replaced after the retention period.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=["ein"])
 
