@@ -40,7 +40,8 @@ class PeriodicJob:
 
 PERIODIC_JOBS = (
     PeriodicJob("outbox-sweep", "apps.integrations.tasks.events_sweep", Schedule.MINUTES, 1),
-    PeriodicJob("retention-purge", "apps.integrations.tasks.retention_purge", Schedule.DAILY),
+    # Retention of every kind of data (README "Compliance"), outbox events included.
+    PeriodicJob("retention-purge", "apps.compliance.tasks.retention_run", Schedule.DAILY),
     PeriodicJob("sla-sweep", "apps.routing.tasks.sla_sweep", Schedule.MINUTES, 5),
     PeriodicJob("stall-sweep", "apps.progress.tasks.stall_sweep", Schedule.MINUTES, 15),
     PeriodicJob("sync-retry", "apps.integrations.tasks.sync_retry_due", Schedule.MINUTES, 1),

@@ -14,10 +14,6 @@ def events_sweep():
     return services.events_sweep_unpublished()
 
 
-def retention_purge():
-    return services.events_purge_published()
-
-
 def webhook_process(webhook_id: str):
     from apps.integrations.inbox import webhook_process as process
 

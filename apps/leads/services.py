@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
+from apps.core.keyed_hash import email_hash
 from apps.integrations.outbox import transition_perform
 from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead, LeadSubmission
 from apps.leads.scoring import DEFAULT_PLANS, Profile, profile_compute
@@ -96,16 +97,31 @@ def _check_fields(fields: dict) -> None:
         raise DomainError(f"These lead fields cannot be set here: {', '.join(sorted(unknown))}.")
 
 
-def lead_create(*, actor=None, **fields) -> Lead:
-    """A new lead (lead.created goes to the CRM through the outbox)."""
+def _anonymised_lead(email: str) -> Lead | None:
+    """The lead this address had before retention anonymised it (its keyed hash was kept,
+    apps/compliance/retention.py), if any: the new lead is recognised as returning."""
+    if not email:
+        return None
+    return (
+        Lead.objects.filter(email_hash=email_hash(email), anonymised_at__isnull=False)
+        .order_by("-anonymised_at")
+        .first()
+    )
+
+
+def lead_create(*, actor=None, returning_from: Lead | None = None, **fields) -> Lead:
+    """A new lead (lead.created goes to the CRM through the outbox). `returning_from`: the
+    anonymised lead of the same address; the history says the lead is returning."""
     from apps.integrations.outbox import event_emit
 
     _check_fields(fields)
     lead = Lead(**fields)
     lead.email = lead.email.strip().lower()
+    lead.returning_from = returning_from
     lead.full_clean(exclude=["status"])
+    reason = "lead_create: returning (anonymised lead)" if returning_from else "lead_create"
     with transaction.atomic():
-        save_tracked(lead, actor=actor, reason="lead_create")
+        save_tracked(lead, actor=actor, reason=reason)
         event_emit(event_type="lead.created", aggregate=lead)
     return lead
 
@@ -255,7 +271,7 @@ def _capture(data: dict, *, actor, public: bool) -> tuple[Lead, bool]:
         raise LeadConflict(EMAIL_HAS_OTHER_EXTERNAL_ID, code="lead_conflict")
     lead = by_external or by_email
     if lead is None:
-        lead = lead_create(actor=actor, **data)
+        lead = lead_create(actor=actor, returning_from=_anonymised_lead(data["email"]), **data)
         created = True
     elif public:
         lead = _resubmission_keep(lead, data, actor=actor)

@@ -169,7 +169,7 @@ def test_seeds_schedules_by_name_for_the_tasks_that_exist():
     )
     retention = Schedule.objects.get(name="retention-purge")
     assert (retention.func, retention.schedule_type) == (
-        "apps.integrations.tasks.retention_purge",
+        "apps.compliance.tasks.retention_run",
         Schedule.DAILY,
     )
 
