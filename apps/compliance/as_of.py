@@ -244,7 +244,7 @@ def merchant_state(*, merchant: Merchant, at: datetime | None = None) -> Merchan
     """The merchant at `at` from the history tables, or now from the live rows."""
     labels = _Labels(merchant.pk)
     if at is None:
-        version = merchant
+        version = Merchant.objects.get(pk=merchant.pk)
     else:
         try:
             version = merchant.history.as_of(at)
