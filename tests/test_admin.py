@@ -22,7 +22,7 @@ from rest_framework_api_key.models import APIKey
 from simple_history.models import HistoricalChanges
 
 from apps.accounts.models import User
-from apps.compliance.models import DataAccessAuditLog, KybKycAuditLog
+from apps.compliance.models import AccessAlert, DataAccessAuditLog, KybKycAuditLog, RetentionRun
 from apps.core.admin import (
     ADMIN_EDIT_REASON,
     APPLY_FIELD,
@@ -80,7 +80,12 @@ from apps.progress.services import alert_claim, step_start
 from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
 from apps.routing.services.claims import assignment_assign
 from tests.accounts.factories import UserFactory
-from tests.compliance.factories import DataAccessAuditLogFactory, KybKycAuditLogFactory
+from tests.compliance.factories import (
+    AccessAlertFactory,
+    DataAccessAuditLogFactory,
+    KybKycAuditLogFactory,
+    RetentionRunFactory,
+)
 from tests.integrations.factories import (
     ExternalSystemSyncFactory,
     IntegrationEventFactory,
@@ -245,6 +250,8 @@ BUILDERS = {
     SandboxFault: SandboxFaultFactory,
     KybKycAuditLog: KybKycAuditLogFactory,
     DataAccessAuditLog: DataAccessAuditLogFactory,
+    AccessAlert: AccessAlertFactory,
+    RetentionRun: RetentionRunFactory,
     Schedule: lambda: Schedule.objects.create(name=f"s-{uuid.uuid4().hex[:8]}", func="math.floor"),
     Success: lambda: _task(success=True),
     Failure: lambda: _task(success=False),

@@ -3,7 +3,12 @@ never added, changed or deleted there, not even by a superuser."""
 
 from django.contrib import admin
 
-from apps.compliance.models import DataAccessAuditLog, KybKycAuditLog
+from apps.compliance.models import (
+    AccessAlert,
+    DataAccessAuditLog,
+    KybKycAuditLog,
+    RetentionRun,
+)
 from apps.core.admin import ReadOnlyAdminMixin
 
 
@@ -48,3 +53,17 @@ class DataAccessAuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("action", "entity_type", "user_role", "accessed_at")
     search_fields = ("user_email", "entity_id", "ticket_reference", "access_reason")
     date_hierarchy = "accessed_at"
+
+
+@admin.register(AccessAlert)
+class AccessAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("raised_at", "user_email", "reveal_count", "merchant_count", "window_minutes")
+    search_fields = ("user_email",)
+    date_hierarchy = "raised_at"
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("started_at", "finished_at", "dry_run", "triggered_by", "counts")
+    list_filter = ("dry_run", "triggered_by")
+    date_hierarchy = "started_at"

@@ -6,7 +6,7 @@ For the compliance role (and superusers), except: reveal is for the compliance r
 
 import csv
 import uuid
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -389,6 +389,7 @@ def decision_export(request):
 
 AS_OF_TEMPLATE = "compliance/as_of.html"
 AT_REQUIRED = "Say which moment: ?at=2025-03-03T14:00 (ISO 8601; a time zone is optional)."
+MOMENT_YEARS = (1970, 9000)
 AT_INVALID = "“{value}” is not a moment: use ISO 8601, e.g. 2025-03-03T14:00:00+01:00."
 
 
@@ -408,11 +409,15 @@ def moment_parse(value: str) -> datetime:
         moment = None
     if moment is None:
         raise ValueError(AT_INVALID.format(value=shown))
-    if timezone.is_naive(moment):
-        try:
+    try:
+        if timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
-        except (ValueError, OverflowError) as exc:
-            raise ValueError(AT_INVALID.format(value=shown)) from exc
+        # In UTC, so the database never sees an offset it cannot store.
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(AT_INVALID.format(value=shown)) from exc
+    if not MOMENT_YEARS[0] <= moment.year <= MOMENT_YEARS[1]:
+        raise ValueError(AT_INVALID.format(value=shown))
     return moment
 
 

@@ -4,10 +4,12 @@ from factory.django import DjangoModelFactory
 
 from apps.compliance.models import (
     AccessAction,
+    AccessAlert,
     CheckType,
     DataAccessAuditLog,
     Decision,
     KybKycAuditLog,
+    RetentionRun,
 )
 from tests.accounts.factories import ComplianceUserFactory
 from tests.merchants.factories import MerchantFactory
@@ -46,3 +48,25 @@ class DataAccessAuditLogFactory(DjangoModelFactory):
     access_reason = "KYB review"
     ip_address = factory.Faker("ipv4")
     user_agent = factory.Faker("user_agent")
+
+
+class AccessAlertFactory(DjangoModelFactory):
+    """Ops told of a compliance user's bulk reveals."""
+
+    class Meta:
+        model = AccessAlert
+
+    user = factory.SubFactory(ComplianceUserFactory)
+    user_email = factory.SelfAttribute("user.email")
+    reveal_count = 12
+    window_minutes = 15
+    merchant_count = 9
+
+
+class RetentionRunFactory(DjangoModelFactory):
+    class Meta:
+        model = RetentionRun
+
+    finished_at = factory.LazyFunction(timezone.now)
+    triggered_by = "schedule"
+    counts = factory.LazyFunction(lambda: {"leads_anonymised": 3})
