@@ -4,7 +4,6 @@ every retry). A step that fails for good compensates the purchase (saga_compensa
 sweep resumes sagas left behind by a crashed worker. Safe to call any number of times."""
 
 import logging
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,7 +19,6 @@ from apps.orders.saga.steps import (
     COMPENSATE_ON_FAILURE,
     COMPENSATION,
     FORWARD,
-    KYB_CHECK,
     PARALLEL,
     TAIL,
     StepDefinition,
@@ -277,20 +275,3 @@ def _compensation_run(order: Order, *, force: bool) -> None:
     for name in COMPENSATION:
         if not _run_step(order, name, force=force):
             return
-
-
-# --- Sweep ------------------------------------------------------------------------------------
-
-
-def sagas_resume_stalled(*, older_than=None) -> int:
-    """Resume every saga with a step left running (a crashed worker) or a retry overdue for
-    longer than `older_than` (default 10 minutes). Returns how many were resumed."""
-    cutoff = timezone.now() - (older_than or timedelta(minutes=10))
-    stalled = (
-        SagaStep.objects.filter(status=SagaStepStatus.RUNNING, started_at__lte=cutoff)
-        | SagaStep.objects.filter(status=SagaStepStatus.FAILED, next_retry_at__lte=cutoff)
-    ).exclude(name__in=[KYB_CHECK, CHARGE])
-    order_ids = list(stalled.values_list("order_id", flat=True).distinct()[:200])
-    for order_id in order_ids:
-        async_task(START_TASK, str(order_id), task_name=f"saga-resume-{order_id}")
-    return len(order_ids)
