@@ -13,7 +13,7 @@ from apps.integrations.providers.base import PermanentError, RetryableError
 from apps.orders.models.order import Order
 from apps.orders.models.saga_step import SagaStep, SagaStepStatus
 from apps.orders.saga import compensation, completion, hardware, provisioning
-from apps.orders.saga.compensation import PROVISIONING_FAILED
+from apps.orders.saga.compensation import merchant_reason
 from apps.orders.saga.steps import (
     CHARGE,
     COMPENSATE_ON_FAILURE,
@@ -245,7 +245,7 @@ def saga_compensate(*, order: Order, failed_step: str, error: str) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if not compensating(order=order):
-            reason = PROVISIONING_FAILED.format(detail=error.rstrip("."))
+            reason = merchant_reason(failed_step=failed_step)
             steps = _plan(
                 order,
                 COMPENSATION,
@@ -272,6 +272,11 @@ def saga_compensate(*, order: Order, failed_step: str, error: str) -> Order:
 
 
 def _compensation_run(order: Order, *, force: bool) -> None:
+    with transaction.atomic():
+        # A compensation planned before an undo step was added gets its row now.
+        planned = _steps(order, lock=True).get(COMPENSATION[0])
+        result = (planned.result or {}) if planned else {}
+        _plan(order, COMPENSATION, start_position=len(FORWARD), result=result)
     for name in COMPENSATION:
         if not _run_step(order, name, force=force):
             return
