@@ -32,6 +32,7 @@ from apps.core.admin import (
     fsm_field_names,
 )
 from apps.core.fsm import save_tracked
+from apps.core.models import RecoveryClaim, RecoveryRun
 from apps.integrations.models import (
     ExternalSystemSync,
     IntegrationEvent,
@@ -267,6 +268,8 @@ BUILDERS = {
     ),
     AccessFailureLog: lambda: _access(AccessFailureLog, locked_out=True),
     AccessLog: lambda: _access(AccessLog),
+    RecoveryRun: lambda: RecoveryRun.objects.create(kind="webhooks", stuck=2, recovered=2),
+    RecoveryClaim: lambda: RecoveryClaim.objects.create(kind="webhooks", object_id=uuid.uuid4()),
 }
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -519,7 +522,7 @@ def test_superuser_adds_a_staff_user_by_email_with_a_role(admin_client):
 
 # --- (c) audit rows are read-only -----------------------------------------------------------
 
-READ_ONLY_MODELS = [KybKycAuditLog, DataAccessAuditLog, IntegrationEvent]
+READ_ONLY_MODELS = [KybKycAuditLog, DataAccessAuditLog, IntegrationEvent, RecoveryRun]
 
 
 @pytest.mark.parametrize("model", READ_ONLY_MODELS, ids=_ids(READ_ONLY_MODELS))

@@ -34,6 +34,7 @@ from apps.core.jobs import (
     schedule_resume,
     schedule_run_now,
 )
+from apps.core.models import RecoveryClaim, RecoveryRun
 
 ADMIN_EDIT_REASON = "admin edit"
 ADMIN_DELETE_REASON = "admin delete"
@@ -305,3 +306,21 @@ class ScheduleAdmin(ReadOnlyAdminMixin, django_q.admin.ScheduleAdmin):
 
 admin.site.unregister(Schedule)
 admin.site.register(Schedule, ScheduleAdmin)
+
+
+# --- Recovery (apps/core/recovery.py): read-only records of the sweeps ------------------------
+
+
+@admin.register(RecoveryRun)
+class RecoveryRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("ran_at", "kind", "requested_by", "stuck", "recovered")
+    list_filter = ("kind",)
+    list_select_related = ("requested_by",)
+    search_fields = ("kind",)
+
+
+@admin.register(RecoveryClaim)
+class RecoveryClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("kind", "object_id", "attempts", "claimed_at", "next_attempt_at")
+    list_filter = ("kind",)
+    search_fields = ("kind",)

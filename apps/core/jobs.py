@@ -47,6 +47,13 @@ PERIODIC_JOBS = (
     PeriodicJob("sync-retry", "apps.integrations.tasks.sync_retry_due", Schedule.MINUTES, 1),
     PeriodicJob("saga-sweep", "apps.orders.tasks.saga_sweep", Schedule.MINUTES, 5),
     PeriodicJob("leads-reprofile", "apps.leads.tasks.leads_reprofile", Schedule.DAILY),
+    # Recovery sweeps (apps/core/recovery.py): work whose task was lost comes back from the
+    # database. The saga sweep above is one of them.
+    PeriodicJob("webhooks-sweep", "apps.integrations.tasks.webhooks_sweep", Schedule.MINUTES, 2),
+    PeriodicJob(
+        "syncs-pending-sweep", "apps.integrations.tasks.syncs_pending_sweep", Schedule.MINUTES, 5
+    ),
+    PeriodicJob("auto-assign-sweep", "apps.routing.tasks.auto_assign_sweep", Schedule.MINUTES, 5),
 )
 PERIODIC_JOBS_BY_NAME = {job.name: job for job in PERIODIC_JOBS}
 _PERIODIC_FUNCS = frozenset(job.func for job in PERIODIC_JOBS)

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
@@ -55,3 +56,49 @@ class StateMachineMixin(ConcurrentTransitionMixin):
                 if relation.is_relation and relation.is_cached(self):
                     relation.delete_cached_value(self)
         self._update_initial_state()
+
+
+class RecoveryClaim(models.Model):
+    """A sweep's note that it sent one stuck item (a webhook, a saga) back to work, so the
+    next run leaves it alone while that work may still be queued: taken again only from
+    `next_attempt_at`, later each time (apps/core/recovery.py). Deleted once the item moves."""
+
+    kind = models.CharField(max_length=50)
+    object_id = models.UUIDField()
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="recovery_claim_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.object_id} ({self.attempts})"
+
+
+class RecoveryRun(models.Model):
+    """One run of a recovery sweep: scheduled, or asked for by an ops user from the console
+    ("retry now"). Append-only: the record of who sent what back to work, and when."""
+
+    kind = models.CharField(max_length=50)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the schedule.",
+    )
+    stuck = models.PositiveIntegerField(default=0, help_text="Stuck when the run started.")
+    recovered = models.PositiveIntegerField(default=0, help_text="Sent back to work.")
+    ran_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-ran_at"]
+        indexes = [models.Index(fields=["kind", "-ran_at"], name="recovery_run_by_kind")]
+
+    def __str__(self):
+        who = self.requested_by or "schedule"
+        return f"{self.kind} by {who}: {self.recovered}/{self.stuck}"

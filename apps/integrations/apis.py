@@ -118,7 +118,8 @@ class WebhookReceiveApi(APIView):
             "background. The body is a JSON object with string `id` and `type`, signed with "
             "the provider's shared secret: `X-Signature: t=<unix time>,v1=<hex HMAC-SHA256 "
             'of "<t>.<raw body>">`. Signatures older than the tolerance are refused '
-            "(replay). A duplicate is acknowledged and ignored. Bodies over 1 MiB are refused."
+            "(replay). A duplicate of an event already processed is acknowledged and ignored; a "
+            "re-send of one not processed yet is processed (202). Bodies over 1 MiB are refused."
         ),
         auth=[],
         parameters=[
@@ -139,7 +140,7 @@ class WebhookReceiveApi(APIView):
         request=InputSerializer,
         responses={
             202: OpenApiResponse(OutputSerializer, description="Stored; processed later."),
-            200: OpenApiResponse(OutputSerializer, description="Already received: ignored."),
+            200: OpenApiResponse(OutputSerializer, description="Already processed: ignored."),
             400: OpenApiResponse(ErrorSerializer, description="Not a JSON object with id/type."),
             401: OpenApiResponse(ErrorSerializer, description="Missing, wrong or old signature."),
             404: OpenApiResponse(ErrorSerializer, description="Unknown provider."),

@@ -84,10 +84,12 @@ def webhook_receive(
     headers: dict | None = None,
     source_ip: str | None = None,
 ) -> tuple[WebhookEvent, bool]:
-    """Store one inbound webhook. Returns (event, created); created is False for a duplicate
-    (same provider and id), which is acknowledged and ignored. A bad signature raises
-    SignatureError after keeping a `rejected` row for review (see `_keep_rejected`); a
-    malformed body raises MalformedWebhook. Processing is enqueued after commit."""
+    """Store one inbound webhook. Returns (event, queued): queued is True when the event will
+    be processed, i.e. it is new, or a re-send (same provider and id) of one not processed
+    yet; False for a duplicate of a processed event, which is acknowledged and ignored. A
+    bad signature raises SignatureError after keeping a `rejected` row for review (see
+    `_keep_rejected`); a malformed body raises MalformedWebhook. Processing is enqueued
+    after commit."""
     received = _Received(body=body, headers=headers or {}, source_ip=source_ip)
     try:
         signing.verify(provider, body, signature)
@@ -107,14 +109,27 @@ def webhook_receive(
             )
             save_tracked(event, actor=None, reason="webhook_receive")
     except IntegrityError:
-        return WebhookEvent.objects.get(
+        event = WebhookEvent.objects.get(
             provider=provider, external_id=payload["id"], status__in=_ACCEPTED
-        ), False
-    transaction.on_commit(lambda: async_task(PROCESS_TASK, str(event.pk)))
+        )
+        if event.status not in _UNPROCESSED:
+            return event, False
+        # The provider sends again an event we stored but have not processed (its task was
+        # lost, or its handler failed): process it now rather than answer "duplicate".
+    webhook_enqueue_processing(event.pk)
     return event, True
 
 
 _ACCEPTED = [s for s in WebhookStatus.values if s != WebhookStatus.REJECTED]
+# Stored and not processed yet (or processing failed): a provider's re-send processes it.
+_UNPROCESSED = (WebhookStatus.RECEIVED, WebhookStatus.FAILED)
+
+
+def webhook_enqueue_processing(webhook_id) -> None:
+    """Queue the processing of one stored webhook once the caller's transaction commits. A
+    failed enqueue (broker away) loses nothing: the webhook stays received and the webhook
+    sweep (apps/integrations/recovery.py) queues it again."""
+    transaction.on_commit(lambda: async_task(PROCESS_TASK, str(webhook_id)), robust=True)
 
 
 @dataclass(frozen=True)

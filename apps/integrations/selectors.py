@@ -4,7 +4,7 @@ same with three rows or three thousand."""
 
 from datetime import timedelta
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from apps.integrations.models import (
@@ -80,13 +80,20 @@ def event_stuck_list(*, older_than: timedelta = STUCK_AFTER) -> QuerySet[Integra
     )
 
 
-def webhook_problem_list(*, within: timedelta = WEBHOOK_PROBLEM_WINDOW) -> QuerySet[WebhookEvent]:
+def webhook_problem_list(
+    *, within: timedelta = WEBHOOK_PROBLEM_WINDOW, waiting_after: timedelta = STUCK_AFTER
+) -> QuerySet[WebhookEvent]:
     """Inbound webhooks that failed in their handlers or were rejected (bad signature) in the
-    last `within`, newest first."""
-    since = timezone.now() - within
+    last `within`, and those still waiting to be processed `waiting_after` they arrived
+    (their task was lost: the webhook sweep queues them again), newest first."""
+    now = timezone.now()
     return (
         WebhookEvent.objects.filter(
-            status__in=[WebhookStatus.FAILED, WebhookStatus.REJECTED], received_at__gte=since
+            Q(
+                status__in=[WebhookStatus.FAILED, WebhookStatus.REJECTED],
+                received_at__gte=now - within,
+            )
+            | Q(status=WebhookStatus.RECEIVED, received_at__lte=now - waiting_after)
         )
         .only(
             "id",

@@ -57,3 +57,17 @@ def sandbox_webhook_send(provider: str, payload_json: str):
         provider=provider, body=body, signature=signature, headers=headers
     )
     return str(event.pk)
+
+
+def webhooks_sweep():
+    """Scheduled "webhooks-sweep": webhooks whose processing task was lost (recovery.py)."""
+    from apps.core.recovery import recovery_run
+
+    return recovery_run(key="webhooks").recovered
+
+
+def syncs_pending_sweep():
+    """Scheduled "syncs-pending-sweep": syncs sent again whose push task was lost."""
+    from apps.core.recovery import recovery_run
+
+    return recovery_run(key="syncs-pending").recovered

@@ -10,6 +10,7 @@ app_name = "integrations"
 urlpatterns = [
     path("", views.ops_console, name="ops_console"),
     path("syncs/<uuid:sync_id>/retry/", views.sync_retry, name="sync_retry"),
+    path("stuck/<slug:kind>/retry/", views.stuck_retry, name="stuck_retry"),
 ]
 
 api_urlpatterns = [

@@ -4,10 +4,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.accounts import roles
+from apps.core import recovery
 from apps.core.errors import ActionForbidden, DomainError
 from apps.core.pagination import paginate
 from apps.core.permissions import role_required
@@ -17,6 +19,7 @@ from apps.integrations.delivery import sync_retry_now
 PAGE_SIZE = 50
 TEMPLATE = "integrations/ops_console.html"
 RETRY_QUEUED = "Queued for retry."
+STUCK_RETRIED = "{label}: {count} sent back to work."
 
 
 def _page(request, queryset, param: str):
@@ -35,8 +38,25 @@ def ops_console(request):
             "webhooks": _page(request, selectors.webhook_problem_list(), "webhooks_page"),
             "stuck_minutes": int(selectors.STUCK_AFTER.total_seconds() // 60),
             "webhook_days": selectors.WEBHOOK_PROBLEM_WINDOW.days,
+            "stuck_work": recovery.stuck_summary(),
         },
     )
+
+
+@role_required(roles.OPS)
+@require_POST
+def stuck_retry(request, kind):
+    """ "Retry now" for one kind of stuck background work: its sweep runs at once (claims
+    ignored) and the run is recorded with who asked. Back to the console with the outcome."""
+    try:
+        run = recovery.stuck_retry_now(key=kind, actor=request.user)
+    except ActionForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    label = recovery.stuck_kind_get(kind).label
+    messages.success(request, STUCK_RETRIED.format(label=label, count=run.recovered))
+    return redirect(f"{reverse('integrations:ops_console')}#stuck-{kind}")
 
 
 @role_required(roles.OPS)

@@ -48,6 +48,7 @@ LEAD_EVENTS = (
     "lead.contacted",
     "lead.qualified",
     "lead.converted",
+    "lead.conversion_undone",
     "lead.disqualified",
     "lead.lost",
 )

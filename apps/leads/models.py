@@ -227,6 +227,12 @@ class Lead(StateMachineMixin, BaseModel):
         """The merchant's first order was paid."""
         self.converted_at = timezone.now()
 
+    @transition(field=status, source=LeadStatus.CONVERTED, target=LeadStatus.QUALIFIED)
+    def undo_conversion(self):
+        """The paid order that converted it was refunded (the purchase was undone): the lead
+        is qualified again, ready to buy."""
+        self.converted_at = None
+
     @transition(field=status, source=OPEN_LEAD_STATUSES, target=LeadStatus.DISQUALIFIED)
     def disqualify(self, reason: str = ""):
         """Not a fit (out of market, failed compliance...)."""

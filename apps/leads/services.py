@@ -39,6 +39,17 @@ def lead_convert(*, lead: Lead, actor=None, reason: str = "first order paid") ->
     )
 
 
+def lead_conversion_undo(*, lead: Lead, actor=None, reason: str) -> Lead:
+    """The order that converted the lead was refunded: back to qualified (CRM told)."""
+    return transition_perform(
+        lead,
+        "undo_conversion",
+        actor=actor,
+        reason=f"lead_conversion_undo: {reason}",
+        event_type="lead.conversion_undone",
+    )
+
+
 def _close(lead: Lead, transition: str, event_type: str, *, actor, reason: str) -> Lead:
     if not reason.strip():
         raise DomainError(CLOSE_REASON_REQUIRED, code="reason_required")

@@ -7,3 +7,4 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         from apps.orders import handlers  # noqa: F401
+        from apps.orders.saga import recovery  # noqa: F401

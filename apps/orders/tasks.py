@@ -17,5 +17,8 @@ def saga_step_run(order_id: str, name: str):
 
 
 def saga_sweep():
-    """Resume sagas left behind by a crashed worker (schedule it every few minutes)."""
-    return runner.sagas_resume_stalled()
+    """Scheduled "saga-sweep": resume the sagas nothing moves any more (a crashed worker, a
+    lost start or retry task): apps/orders/saga/recovery.py."""
+    from apps.core.recovery import recovery_run
+
+    return recovery_run(key="sagas").recovered

@@ -201,6 +201,19 @@ class MerchantStepProgress(StateMachineMixin, BaseModel):
 
     @transition(
         field=status,
+        source=StepStatus.COMPLETED,
+        target=StepStatus.FAILED,
+        custom={"label": "reopen this step"},
+    )
+    def undo(self, error: str = ""):
+        """What completed it was undone (a refunded purchase): the merchant must do it again,
+        and `error` says why in their words. Not counted as one of the step's errors."""
+        self.last_error = error
+        self.last_error_at = self._touch()
+        self.completed_at = None
+
+    @transition(
+        field=status,
         source=[StepStatus.PENDING, StepStatus.IN_PROGRESS],
         target=StepStatus.SKIPPED,
         conditions=[_step_is_optional],

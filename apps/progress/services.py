@@ -118,6 +118,13 @@ def step_retry(*, progress: MerchantStepProgress, actor=None) -> MerchantStepPro
     return _step(progress, "retry", actor=actor, reason="", event="step.retried")
 
 
+def step_undo(*, progress: MerchantStepProgress, actor=None, error: str) -> MerchantStepProgress:
+    """Reopen a completed step whose outcome was undone; `error` is what the merchant reads."""
+    return _step(
+        progress, "undo", actor=actor, reason=error, event="step.undone", params={"error": error}
+    )
+
+
 def step_skip(*, progress: MerchantStepProgress, actor=None) -> MerchantStepProgress:
     return _step(progress, "skip", actor=actor, reason="", event="step.skipped")
 

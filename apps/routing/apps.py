@@ -7,4 +7,4 @@ class RoutingConfig(AppConfig):
 
     def ready(self):
         # Outbox handlers register themselves on import.
-        from apps.routing import handlers  # noqa: F401
+        from apps.routing import handlers, recovery  # noqa: F401

@@ -25,3 +25,10 @@ def assignment_auto_assign(assignment_id: str, exclude_agent_id: str | None = No
 def queue_fill_freed_slot(queue_type: str):
     item = auto_assign.queue_fill_freed_slot(queue_type=queue_type)
     return str(item.pk) if item else None
+
+
+def auto_assign_sweep():
+    """Scheduled "auto-assign-sweep": items whose auto-assign task was lost."""
+    from apps.core.recovery import recovery_run
+
+    return recovery_run(key="auto-assign").recovered

@@ -55,6 +55,14 @@ CASES = [
         "lead.converted",
     ),
     _case(
+        "undo_conversion",
+        [LeadStatus.CONVERTED],
+        LeadStatus.QUALIFIED,
+        lambda lead: services.lead_conversion_undo(lead=lead, reason="order LS-1 refunded"),
+        "lead_conversion_undo: order LS-1 refunded",
+        "lead.conversion_undone",
+    ),
+    _case(
         "disqualify",
         OPEN,
         LeadStatus.DISQUALIFIED,

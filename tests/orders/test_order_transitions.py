@@ -243,6 +243,17 @@ CASES = [
     ),
     _item_case("fulfill", lambda i: transitions.order_item_fulfill(item=i)),
     _item_case("cancel", lambda i: transitions.order_item_cancel(item=i)),
+    Case(
+        id="item_refund",
+        make=lambda state: OrderItemFactory(fulfillment_status=state),
+        field="fulfillment_status",
+        sources=[ItemFulfillmentStatus.FULFILLED],
+        target=ItemFulfillmentStatus.REFUNDED,
+        perform=lambda i: transitions.order_item_refund(item=i),
+        states=ItemFulfillmentStatus.values,
+        reason="order_item_refund",
+        event="order.item_refunded",
+    ),
 ]
 
 

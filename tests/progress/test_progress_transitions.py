@@ -81,6 +81,11 @@ CASES = [
         "step_fail: step 1: Card declined", "step.failed",
     ),
     _step_case(
+        "undo", [S.COMPLETED], S.FAILED,
+        lambda p: services.step_undo(progress=p, error="Your order was refunded."),
+        "step_undo: step 1: Your order was refunded.", "step.undone",
+    ),
+    _step_case(
         "retry", [S.FAILED], S.IN_PROGRESS,
         lambda p: services.step_retry(progress=p), "step_retry: step 1", "step.retried",
     ),

@@ -62,6 +62,11 @@ class XSeriesProvider(ABC):
     ) -> dict:
         """licences: [{"sku", "quantity", "location_id"|None}]. Returns {"licence_ids": [str]}."""
 
+    @abstractmethod
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        """Close an account (its licences released): a purchase that provisioned it was
+        refunded. Returns {"account_id": str, "status": "closed"}."""
+
 
 class PaymentsProvider(ABC):
     system = "payments"
@@ -81,6 +86,11 @@ class PaymentsProvider(ABC):
         """person: {"person_id", "merchant_id", "first_name", "last_name", "ssn",
         "date_of_birth", ...}. Returns {"check_id", "status": "pending"}; decision by webhook
         `kyc.decision` {"person_id", "check_id", "decision", "reason", "risk_score"}."""
+
+    @abstractmethod
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        """Close a payments account never activated, opened for a purchase since refunded.
+        Returns {"account_id": str, "status": "closed"}."""
 
     @abstractmethod
     def verify_bank_account(self, *, idempotency_key: str, bank_account: dict) -> dict:

@@ -181,10 +181,28 @@ class HttpXSeries(HttpClient, XSeriesProvider):
             "licence_ids",
         )
 
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        return self.post(
+            _path("/accounts/{id}/close", id=account_id),
+            idempotency_key,
+            {"reason": reason},
+            "account_id",
+            "status",
+        )
+
 
 class HttpPayments(HttpClient, PaymentsProvider):
     def create_account(self, *, idempotency_key: str, merchant: dict) -> dict:
         return self.post("/accounts", idempotency_key, merchant, "account_id")
+
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        return self.post(
+            _path("/accounts/{id}/close", id=account_id),
+            idempotency_key,
+            {"reason": reason},
+            "account_id",
+            "status",
+        )
 
     def submit_kyb(self, *, idempotency_key: str, business: dict) -> dict:
         return self.post("/kyb-checks", idempotency_key, business, "check_id", "status")

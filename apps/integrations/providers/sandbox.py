@@ -360,6 +360,20 @@ class SandboxXSeries(XSeriesProvider):
             requires=("create_account", "account_id", account_id),
         )
 
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        return _close_account(self.system, idempotency_key, account_id, reason)
+
+
+def _close_account(system: str, idempotency_key: str, account_id: str, reason: str) -> dict:
+    return _effect(
+        system,
+        "close_account",
+        idempotency_key,
+        {"account_id": account_id, "reason": reason},
+        lambda: {"account_id": account_id, "status": "closed"},
+        requires=("create_account", "account_id", account_id),
+    )
+
 
 def _identity_check(
     system: str,
@@ -405,6 +419,9 @@ class SandboxPayments(PaymentsProvider):
             merchant,
             lambda: {"account_id": account_id},
         )
+
+    def close_account(self, *, idempotency_key: str, account_id: str, reason: str) -> dict:
+        return _close_account(self.system, idempotency_key, account_id, reason)
 
     def submit_kyb(self, *, idempotency_key: str, business: dict) -> dict:
         return _identity_check(

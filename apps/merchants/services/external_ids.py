@@ -65,3 +65,36 @@ def merchant_external_ids_set(
     for field in changed:
         setattr(merchant, field, getattr(current, field))
     return merchant
+
+
+def merchant_external_accounts_close(
+    *, merchant: Merchant, x_series_account_id: str = "", payments_account_id: str = "", reason: str
+) -> Merchant:
+    """Forget the X-Series and payments accounts the provider closed (a refunded purchase
+    had opened them), so that the next purchase opens new ones. Only an id still recorded is
+    cleared; calling again changes nothing."""
+    closing = {
+        "x_series_account_id": x_series_account_id,
+        "payments_account_id": payments_account_id,
+    }
+    with transaction.atomic():
+        current = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        cleared = [
+            field for field, value in closing.items() if value and getattr(current, field) == value
+        ]
+        if not cleared:
+            return current
+        for field in cleared:
+            setattr(current, field, None)
+        save_tracked(
+            current,
+            actor=None,
+            reason=f"merchant_external_accounts_close: {reason}"[:255],
+            update_fields=[*cleared, "updated_at"],
+        )
+        event_emit(
+            event_type="merchant.external_accounts_closed",
+            aggregate=current,
+            payload={field: closing[field] for field in cleared} | {"reason": reason},
+        )
+    return current

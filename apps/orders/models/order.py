@@ -293,6 +293,7 @@ class ItemFulfillmentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     FULFILLED = "fulfilled", "Fulfilled"
     CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
 
 
 class OrderItem(StateMachineMixin, BaseModel):
@@ -366,3 +367,12 @@ class OrderItem(StateMachineMixin, BaseModel):
     )
     def cancel(self):
         """Not delivered (order cancelled or refunded)."""
+
+    @transition(
+        field=fulfillment_status,
+        source=ItemFulfillmentStatus.FULFILLED,
+        target=ItemFulfillmentStatus.REFUNDED,
+        custom={"label": "refund"},
+    )
+    def refund(self):
+        """Delivered (a licence allocated), then paid back: the purchase was undone."""

@@ -4,7 +4,6 @@ every retry). A step that fails for good compensates the purchase (saga_compensa
 sweep resumes sagas left behind by a crashed worker. Safe to call any number of times."""
 
 import logging
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,13 +13,12 @@ from apps.integrations.providers.base import PermanentError, RetryableError
 from apps.orders.models.order import Order
 from apps.orders.models.saga_step import SagaStep, SagaStepStatus
 from apps.orders.saga import compensation, completion, hardware, provisioning
-from apps.orders.saga.compensation import PROVISIONING_FAILED
+from apps.orders.saga.compensation import merchant_reason
 from apps.orders.saga.steps import (
     CHARGE,
     COMPENSATE_ON_FAILURE,
     COMPENSATION,
     FORWARD,
-    KYB_CHECK,
     PARALLEL,
     TAIL,
     StepDefinition,
@@ -247,7 +245,7 @@ def saga_compensate(*, order: Order, failed_step: str, error: str) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if not compensating(order=order):
-            reason = PROVISIONING_FAILED.format(detail=error.rstrip("."))
+            reason = merchant_reason(failed_step=failed_step)
             steps = _plan(
                 order,
                 COMPENSATION,
@@ -274,23 +272,11 @@ def saga_compensate(*, order: Order, failed_step: str, error: str) -> Order:
 
 
 def _compensation_run(order: Order, *, force: bool) -> None:
+    with transaction.atomic():
+        # A compensation planned before an undo step was added gets its row now.
+        planned = _steps(order, lock=True).get(COMPENSATION[0])
+        result = (planned.result or {}) if planned else {}
+        _plan(order, COMPENSATION, start_position=len(FORWARD), result=result)
     for name in COMPENSATION:
         if not _run_step(order, name, force=force):
             return
-
-
-# --- Sweep ------------------------------------------------------------------------------------
-
-
-def sagas_resume_stalled(*, older_than=None) -> int:
-    """Resume every saga with a step left running (a crashed worker) or a retry overdue for
-    longer than `older_than` (default 10 minutes). Returns how many were resumed."""
-    cutoff = timezone.now() - (older_than or timedelta(minutes=10))
-    stalled = (
-        SagaStep.objects.filter(status=SagaStepStatus.RUNNING, started_at__lte=cutoff)
-        | SagaStep.objects.filter(status=SagaStepStatus.FAILED, next_retry_at__lte=cutoff)
-    ).exclude(name__in=[KYB_CHECK, CHARGE])
-    order_ids = list(stalled.values_list("order_id", flat=True).distinct()[:200])
-    for order_id in order_ids:
-        async_task(START_TASK, str(order_id), task_name=f"saga-resume-{order_id}")
-    return len(order_ids)

@@ -20,11 +20,13 @@ PROGRESS = "progress_update"
 CANCEL_HARDWARE = "cancel_hardware"
 REFUND = "refund_payment"
 NOTIFY = "notify_failure"
+CLOSE_ACCOUNTS = "close_accounts"
 
 FORWARD = (KYB_CHECK, CHARGE, X_SERIES, PAYMENTS_ACCOUNT, HARDWARE, EMAIL, PROGRESS)
 PARALLEL = (X_SERIES, PAYMENTS_ACCOUNT)
 TAIL = (HARDWARE, EMAIL, PROGRESS)
-COMPENSATION = (CANCEL_HARDWARE, REFUND, NOTIFY)
+# Closing the accounts comes last: it never holds back the refund or the merchant's email.
+COMPENSATION = (CANCEL_HARDWARE, REFUND, NOTIFY, CLOSE_ACCOUNTS)
 # A failure of these for good undoes the purchase; the email and the progress update are
 # retried and, if they keep failing, left for a person (the purchase itself stands).
 COMPENSATE_ON_FAILURE = frozenset({X_SERIES, PAYMENTS_ACCOUNT, HARDWARE})
@@ -40,6 +42,7 @@ LABELS = {
     CANCEL_HARDWARE: "Hardware order cancelled",
     REFUND: "Payment refunded",
     NOTIFY: "You were told by email",
+    CLOSE_ACCOUNTS: "Accounts opened for this order closed",
 }
 
 

@@ -139,6 +139,7 @@ def order_refund(*, order: Order, actor, reason: str) -> Order:
         note=reason,
         params={"reason": reason},
         payment=OrderPaymentStatus.REFUNDED,
+        fulfillment=FulfillmentStatus.CANCELLED,
     )
 
 
@@ -151,3 +152,15 @@ def order_item_fulfill(*, item: OrderItem, actor=None) -> OrderItem:
 
 def order_item_cancel(*, item: OrderItem, actor=None) -> OrderItem:
     return transition_perform(item, "cancel", actor=actor, reason="order_item_cancel")
+
+
+def order_item_refund(*, item: OrderItem, actor=None) -> OrderItem:
+    """A fulfilled line (a licence) paid back with its order: no longer "Fulfilled"."""
+    return transition_perform(
+        item,
+        "refund",
+        actor=actor,
+        reason="order_item_refund",
+        event_type="order.item_refunded",
+        payload={"order_id": str(item.order_id), "product_sku": item.product_sku},
+    )

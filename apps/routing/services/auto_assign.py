@@ -7,9 +7,12 @@ agent finishes an item (resolve, escalate, withdraw) — then the top waiting it
 type gets the freed slot (`queue_fill_freed_slot`). Nothing else moves items around.
 """
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Min, Q
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.core.errors import DomainError
@@ -90,20 +93,27 @@ def assignment_auto_assign(*, assignment: QueueAssignment, exclude_agent=None) -
         )
 
 
-def queue_fill_freed_slot(*, queue_type: str) -> QueueAssignment | None:
+def _waiting_for_auto_assign(queued_before=None):
+    """Items waiting in an active auto-assign queue (queued before `queued_before`, if given)."""
+    items = QueueAssignment.objects.filter(
+        status=AssignmentStatus.QUEUED, queue__auto_assign=True, queue__is_active=True
+    )
+    if queued_before is not None:
+        items = items.filter(queued_at__lte=queued_before)
+    return items
+
+
+def queue_fill_freed_slot(*, queue_type: str, queued_before=None) -> QueueAssignment | None:
     """An agent of `queue_type` finished an item: offer the top waiting item of that type's
     auto-assign queues (by overflow_rank, then priority, then age) to the eligible agent.
-    Returns the item assigned, or None."""
+    `queued_before`: only items waiting since then (the sweep). Returns the item assigned,
+    or None (nothing waiting, or nobody eligible)."""
     with transaction.atomic():
         item = (
-            QueueAssignment.objects.select_for_update(skip_locked=True, of=("self",))
+            _waiting_for_auto_assign(queued_before)
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("queue")
-            .filter(
-                status=AssignmentStatus.QUEUED,
-                queue__queue_type=queue_type,
-                queue__auto_assign=True,
-                queue__is_active=True,
-            )
+            .filter(queue__queue_type=queue_type)
             .order_by("queue__overflow_rank", "-priority", "queued_at", "pk")
             .first()
         )
@@ -111,6 +121,43 @@ def queue_fill_freed_slot(*, queue_type: str) -> QueueAssignment | None:
             return None
         item = _auto_assign_locked(item)
         return item if item.status == AssignmentStatus.ASSIGNED else None
+
+
+# --- Recovery (apps/core/recovery.py) --------------------------------------------------------
+# The auto-assign tasks carry only ids: one lost (a worker killed, a failure acknowledged)
+# leaves its item waiting although an agent has room. Auto-assign runs within seconds, so an
+# item waiting longer than this in an auto-assign queue is offered again by the sweep.
+AUTO_ASSIGN_GRACE = timedelta(minutes=5)
+SWEEP_LIMIT = 200
+
+
+def waiting_for_auto_assign_stuck():
+    """(count, oldest queued_at) of the items waiting past the grace period: one query."""
+    cutoff = timezone.now() - AUTO_ASSIGN_GRACE
+    return _waiting_for_auto_assign(cutoff).aggregate(count=Count("pk"), oldest=Min("queued_at"))
+
+
+def assignments_auto_assign_sweep(*, force: bool = False, limit: int = SWEEP_LIMIT) -> int:
+    """Offer every item waiting past AUTO_ASSIGN_GRACE in an auto-assign queue to an eligible
+    agent, top item first per queue type, until nobody of that type has room: the work done
+    is bounded by the free slots, not by the length of the queues. Idempotent by the state
+    itself: only a queued item is assigned, under its row lock (a queued task finding it
+    assigned does nothing). `force` changes nothing (there are no claims). Returns how many
+    items were assigned."""
+    cutoff = timezone.now() - AUTO_ASSIGN_GRACE
+    queue_types = list(
+        _waiting_for_auto_assign(cutoff)
+        .order_by()
+        .values_list("queue__queue_type", flat=True)
+        .distinct()
+    )
+    assigned = 0
+    for queue_type in queue_types:
+        while assigned < limit:
+            if queue_fill_freed_slot(queue_type=queue_type, queued_before=cutoff) is None:
+                break
+            assigned += 1
+    return assigned
 
 
 def _after_capacity_freed(queue: RoutingQueue) -> None:
