@@ -234,6 +234,30 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
 SUBMISSIONS_SHOWN = 20
 
 
+@dataclass(frozen=True)
+class LeadWork:
+    """Where the work on a lead is done: its merchant (the staff merchant hub), how many
+    orders it has, and its open queue items. Three queries."""
+
+    merchant: object
+    order_count: int
+    open_items: list
+
+
+def lead_work(*, lead: Lead) -> LeadWork:
+    from apps.merchants.models import Merchant
+    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
+
+    merchant = Merchant.objects.filter(lead=lead).only("id", "legal_business_name").first()
+    order_count = merchant.orders.count() if merchant is not None else 0
+    items = list(
+        QueueAssignment.objects.filter(lead=lead, status__in=OPEN_ASSIGNMENT_STATUSES)
+        .select_related("queue", "assigned_to")
+        .order_by("queued_at", "pk")
+    )
+    return LeadWork(merchant=merchant, order_count=order_count, open_items=items)
+
+
 def lead_submission_list(*, lead: Lead) -> list:
     """The latest repeats of the Get started form for this lead, newest first (one query)."""
     return list(lead.submissions.order_by("-created_at")[:SUBMISSIONS_SHOWN])
