@@ -8,7 +8,9 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
 
 
-TIME_ZONE_UNKNOWN = "Choose a time zone from the list (for example Europe/Paris or America/New_York)."
+TIME_ZONE_UNKNOWN = (
+    "Choose a time zone from the list (for example Europe/Paris or America/New_York)."
+)
 
 
 class TimeZoneForm(forms.Form):

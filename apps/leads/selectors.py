@@ -70,9 +70,7 @@ def lead_profile_get(*, lead_id) -> Lead | None:
     )
 
 
-def lead_list(
-    *, search: str = "", cohort: str = "", status: str = ""
-) -> QuerySet[Lead]:
+def lead_list(*, search: str = "", cohort: str = "", status: str = "") -> QuerySet[Lead]:
     """Leads for the staff list, newest first. `search` matches email or business name
     (case-insensitive, anywhere in them)."""
     leads = Lead.objects.filter(deleted_at__isnull=True).select_related("assigned_ae")
