@@ -109,7 +109,7 @@ def _open_items(merchant: Merchant):
 def _open_ic_item(merchant: Merchant, *, lock: bool = False) -> QueueAssignment | None:
     items = _open_items(merchant).filter(queue__queue_type=QueueType.IC)
     if lock:
-        items = QueueAssignment.objects.select_for_update().filter(
+        items = QueueAssignment.objects.select_for_update(of=("self",)).filter(
             pk__in=list(items.values_list("pk", flat=True))
         )
     return items.select_related("queue", "lead", "assigned_to").order_by("queued_at", "pk").first()

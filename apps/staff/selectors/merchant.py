@@ -95,7 +95,7 @@ def _orders(merchant: Merchant) -> tuple[list, int]:
         )
         .order_by("-created_at", "-order_number")[:LIST_LIMIT]
     )
-    return rows, (len(rows) if len(rows) < LIST_LIMIT else orders.count())
+    return rows, orders.count()
 
 
 def _open_items(merchant: Merchant, now: datetime) -> list:
