@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff see times in their own zone (User.time_zone).
+    "apps.accounts.middleware.StaffTimeZoneMiddleware",
     # After authentication, so that its 400 page shows the signed-in navigation.
     "apps.core.middleware.RefuseNulMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",

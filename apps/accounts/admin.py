@@ -54,6 +54,7 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
         ("Queues", {"fields": ("max_open_assignments",)}),
+        ("Preferences", {"fields": ("time_zone",)}),
         ("Dates", {"fields": ("date_joined", "last_login", "email_verified_at")}),
     )
     add_fieldsets = (

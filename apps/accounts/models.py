@@ -1,8 +1,22 @@
 import uuid
+import zoneinfo
+from functools import lru_cache
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    """The IANA zone names this machine knows (read once per process)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_valid(name: str) -> bool:
+    """True for an IANA zone name this machine knows ("Europe/Paris", "UTC")."""
+    return bool(name) and name in time_zone_names()
 
 
 class UserManager(BaseUserManager):
@@ -44,6 +58,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Routing: agents take queue items up to this many open ones at a time.
     max_open_assignments = models.PositiveIntegerField(default=25)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Staff pages show times in this zone (IANA name); empty means the portal's TIME_ZONE.
+    time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        blank=True,
+        help_text="Times on staff pages are shown in this zone; empty: the portal's.",
+    )
 
     objects = UserManager()
 
@@ -63,6 +84,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+    def time_zone_name(self) -> str:
+        """The zone staff pages use for this user: their own if valid, else the portal's."""
+        return self.time_zone if time_zone_valid(self.time_zone) else settings.TIME_ZONE
 
     def has_role(self, role: str) -> bool:
         # Uses the prefetched groups when the caller loaded them.

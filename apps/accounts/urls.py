@@ -17,6 +17,7 @@ urlpatterns = [
         ),
         name="login",
     ),
+    path("accounts/preferences/", views.preferences, name="preferences"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset: Django's views and token, our pages and email.
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -1,14 +1,19 @@
 from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import NoReverseMatch, reverse, reverse_lazy
+from django.views.decorators.http import require_http_methods
 from django_q.tasks import async_task
 
 from apps.accounts import roles
+from apps.accounts.forms import TimeZoneForm
+from apps.accounts.models import time_zone_names
 from apps.core.links import absolute_url, request_base_url
 
 LOCKED_OUT = (
@@ -23,13 +28,23 @@ PASSWORD_RESET_SENT = (
 PASSWORD_RESET_TASK = "apps.accounts.tasks.password_reset_email_send"
 
 
+TIME_ZONE_SAVED = "Time zone saved: staff pages now show times in {zone}."
+# The staff workspace's home (apps.staff), named only: the ground imports no app.
+STAFF_HOME = "staff:home"
+
+
 @login_required
 def home(request):
-    """Where a signed-in user lands: a merchant goes to their dashboard, staff see the pages
-    of their roles (the navigation lists them too)."""
+    """Where a signed-in user lands: a merchant goes to their dashboard, staff to the staff
+    workspace's home (/staff/); anyone else sees what to do next."""
     user_roles = [g.name for g in request.user.groups.all()]
     if hasattr(request.user, "merchant"):
         return redirect("merchants:dashboard")
+    if request.user.is_superuser or any(role in roles.STAFF_ROLES for role in user_roles):
+        try:
+            return redirect(reverse(STAFF_HOME))
+        except NoReverseMatch:
+            pass
     return render(
         request,
         "accounts/home.html",
@@ -38,6 +53,33 @@ def home(request):
             "is_staff_role": any(role in roles.STAFF_ROLES for role in user_roles),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """A staff member's preferences: the time zone staff pages show times in."""
+    if not (request.user.is_staff or request.user.is_superuser):
+        raise PermissionDenied("Preferences are for staff.")
+    user = request.user
+    if request.method == "POST":
+        form = TimeZoneForm(request.POST)
+        if form.is_valid():
+            user.time_zone = form.cleaned_data["time_zone"]
+            user.save(update_fields=["time_zone"])
+            messages.success(request, TIME_ZONE_SAVED.format(zone=user.time_zone_name()))
+            return redirect("accounts:preferences")
+        status = 400
+    else:
+        form = TimeZoneForm(initial={"time_zone": user.time_zone})
+        status = 200
+    context = {
+        "form": form,
+        "zones": sorted(time_zone_names()),
+        "current": user.time_zone_name(),
+        "portal_zone": settings.TIME_ZONE,
+    }
+    return render(request, "accounts/preferences.html", context, status=status)
 
 
 def lockout(request, original_response=None, credentials=None):

@@ -13,9 +13,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.compliance.models import CheckType, DataAccessAuditLog, Decision, KybKycAuditLog
+from apps.compliance.timeline_words import FieldWords, event_words, related_names
+from apps.integrations.models import ExternalSystemSync, IntegrationEvent
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
-from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
+from apps.progress.models import StallAlert
+from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, AssignmentNote, QueueAssignment
 
 REVIEW_QUEUE = "compliance_review"
 SEARCH_LIMIT = 20
@@ -30,7 +33,6 @@ _HIDDEN_FIELDS = {
     "user",
     "ein_hash",
 }
-_VALUE_LIMIT = 80
 
 
 # --- KYB review queue -------------------------------------------------------------------------
@@ -121,6 +123,20 @@ def merchant_search(*, query: str) -> list[Merchant]:
 
 # --- Audit timeline ---------------------------------------------------------------------------
 
+STATE = "state"
+DECISION = "decision"
+EMAIL = "email"
+INTEGRATION = "integration"
+NOTE = "note"
+# The kinds a timeline can be filtered by (?kind=...), in the page's order.
+TIMELINE_KINDS = [
+    (STATE, "State changes"),
+    (DECISION, "Decisions"),
+    (EMAIL, "Emails"),
+    (INTEGRATION, "Integrations"),
+    (NOTE, "Notes"),
+]
+
 
 @dataclass
 class TimelineEntry:
@@ -131,15 +147,11 @@ class TimelineEntry:
     what: str
     why: str
     details: dict = field(default_factory=dict)
+    kind_key: str = STATE
 
     @property
     def details_json(self) -> str:
         return json.dumps(self.details, sort_keys=True, default=str) if self.details else ""
-
-
-def _shown(value) -> str:
-    text = "—" if value in (None, "") else str(value)
-    return text if len(text) <= _VALUE_LIMIT else text[: _VALUE_LIMIT - 1] + "…"
 
 
 def _compared_fields(historical_model) -> list[str]:
@@ -150,9 +162,10 @@ def _compared_fields(historical_model) -> list[str]:
     ]
 
 
-def _changes(previous, current, names: list[str]) -> str:
+def _changes(previous, current, names: list[str], words: FieldWords, related: dict) -> str:
     changed = [
-        f"{name}: {_shown(getattr(previous, name))} → {_shown(getattr(current, name))}"
+        f"{words.label(name)}: {words.value(name, getattr(previous, name), related)} → "
+        f"{words.value(name, getattr(current, name), related)}"
         for name in names
         if getattr(previous, name) != getattr(current, name)
     ]
@@ -161,11 +174,22 @@ def _changes(previous, current, names: list[str]) -> str:
     return "; ".join(changed) or "saved, no visible change"
 
 
+def _related_pairs(rows, names: list[str], words: FieldWords):
+    for name in names:
+        model = words.related_model(name)
+        if model is not None:
+            for row in rows:
+                yield model, getattr(row, name)
+
+
 def _history_entries(rows, *, subject) -> list[TimelineEntry]:
-    """One entry per history row, saying what changed since the object's previous row."""
+    """One entry per history row, saying in words what changed since the object's previous
+    row."""
     if not rows:
         return []
     names = _compared_fields(type(rows[0]))
+    words = FieldWords(rows[0].instance_type)
+    related = related_names(_related_pairs(rows, names, words))
     entries = []
     ordered = sorted(rows, key=lambda r: (str(r.id), r.history_date, r.history_id))
     for _object_id, versions in groupby(ordered, key=lambda r: r.id):
@@ -178,7 +202,7 @@ def _history_entries(rows, *, subject) -> list[TimelineEntry]:
             elif previous is None:
                 what = "changed (earlier versions not kept)"
             else:
-                what = _changes(previous, row, names)
+                what = _changes(previous, row, names, words, related)
             entries.append(
                 TimelineEntry(
                     at=row.history_date,
@@ -187,6 +211,7 @@ def _history_entries(rows, *, subject) -> list[TimelineEntry]:
                     who=row.history_user.email if row.history_user else "system",
                     what=what,
                     why=row.history_change_reason or "",
+                    kind_key=STATE,
                 )
             )
             previous = row
@@ -214,40 +239,143 @@ def _decision_entry(row: KybKycAuditLog) -> TimelineEntry:
             "request": row.request_payload,
             "response": row.response_payload,
         },
+        kind_key=DECISION,
     )
 
 
-def merchant_audit_timeline(*, merchant: Merchant) -> list[TimelineEntry]:
-    """Every KYB/KYC decision and every recorded change of the merchant, its persons and
-    its bank accounts, with who and why, newest first. PII never appears: the history
-    tables do not keep the encrypted fields, and bank accounts are named by their masked
-    number."""
-    decisions = (
-        KybKycAuditLog.objects.filter(merchant=merchant)
-        .select_related("reviewed_by", "person")
-        .order_by("-completed_at")
+def _event_entries(subjects: dict) -> list[TimelineEntry]:
+    """Outbox events about the merchant, its lead, persons and bank accounts: emails apart
+    (an event whose type names an email), the rest as integrations."""
+    events = IntegrationEvent.objects.filter(aggregate_id__in=list(subjects)).only(
+        "event_type", "aggregate_id", "occurred_at", "published", "last_publish_error"
     )
-    merchant_rows = list(Merchant.history.filter(id=merchant.pk).select_related("history_user"))
-    person_rows = list(
-        MerchantPerson.history.filter(merchant_id=merchant.pk).select_related("history_user")
-    )
-    bank_rows = list(
-        MerchantBankAccount.history.filter(merchant_id=merchant.pk).select_related("history_user")
+    entries = []
+    for event in events:
+        is_email = "email" in event.event_type
+        state = "sent" if event.published else ("failing" if event.last_publish_error else "queued")
+        entries.append(
+            TimelineEntry(
+                at=event.occurred_at,
+                kind="Email" if is_email else "Integration event",
+                subject=subjects.get(event.aggregate_id, "Business"),
+                who="system",
+                what=f"{event_words(event.event_type)} ({state})",
+                why=event.last_publish_error[:200] if event.last_publish_error else "",
+                kind_key=EMAIL if is_email else INTEGRATION,
+            )
+        )
+    return entries
+
+
+def _sync_words(sync) -> str:
+    what = f"{sync.get_external_system_display()} sync {sync.get_sync_status_display().lower()}"
+    return what + (f" after {sync.retry_count} retries" if sync.retry_count else "")
+
+
+def _sync_entries(subjects: dict) -> list[TimelineEntry]:
+    syncs = ExternalSystemSync.objects.filter(entity_id__in=list(subjects))
+    return [
+        TimelineEntry(
+            at=sync.updated_at,
+            kind="Integration",
+            subject=subjects.get(sync.entity_id, "Business"),
+            who="system",
+            what=_sync_words(sync),
+            why=sync.last_error[:200] if sync.last_error else "",
+            kind_key=INTEGRATION,
+        )
+        for sync in syncs
+    ]
+
+
+def _note_entries(merchant: Merchant) -> list[TimelineEntry]:
+    notes = AssignmentNote.objects.filter(
+        Q(assignment__merchant=merchant) | Q(assignment__lead_id=merchant.lead_id)
+    ).select_related("author", "assignment__queue")
+    entries = [
+        TimelineEntry(
+            at=note.created_at,
+            kind="Note",
+            subject=f"{note.assignment.queue.queue_name} item",
+            who=note.author.email if note.author else "system",
+            what=note.body,
+            why="",
+            kind_key=NOTE,
+        )
+        for note in notes
+    ]
+    for alert in StallAlert.objects.filter(merchant=merchant).exclude(notes=[]):
+        for note in alert.notes or []:
+            try:
+                at = datetime.fromisoformat(note.get("at", ""))
+            except (TypeError, ValueError):
+                continue
+            entries.append(
+                TimelineEntry(
+                    at=at,
+                    kind="Note",
+                    subject=f"{alert.get_alert_type_display()} alert",
+                    who=note.get("author") or "system",
+                    what=note.get("body", ""),
+                    why="",
+                    kind_key=NOTE,
+                )
+            )
+    return entries
+
+
+def merchant_audit_timeline(*, merchant: Merchant, kinds=None) -> list[TimelineEntry]:
+    """Every KYB/KYC decision, every recorded change of the merchant, its persons and bank
+    accounts, the emails and integration events and syncs about them, and the notes staff
+    left on its queue items and alerts, with who and why, newest first; only `kinds` (keys of
+    TIMELINE_KINDS) when given. PII never appears: the history tables do not keep the
+    encrypted fields, and bank accounts are named by their masked number. A fixed number of
+    queries whatever the number of rows."""
+    kinds = set(kinds or [key for key, _ in TIMELINE_KINDS])
+    persons = MerchantPerson.objects.filter(merchant=merchant).values_list(
+        "id", "first_name", "last_name"
     )
     masked_numbers = {
         account.pk: account.account_number_masked
         for account in MerchantBankAccount.objects.filter(merchant=merchant)
     }
+    subjects = {merchant.pk: "Business", merchant.lead_id: "Lead"}
+    subjects.update({pk: f"Person: {first} {last}" for pk, first, last in persons})
+    subjects.update({pk: f"Bank account {number}" for pk, number in masked_numbers.items()})
 
-    entries = [_decision_entry(row) for row in decisions]
-    entries += _history_entries(merchant_rows, subject=lambda row: "Business")
-    entries += _history_entries(
-        person_rows, subject=lambda row: f"Person: {row.first_name} {row.last_name}"
-    )
-    entries += _history_entries(
-        bank_rows,
-        subject=lambda row: f"Bank account {masked_numbers.get(row.id, '')}".strip(),
-    )
+    entries = []
+    if DECISION in kinds:
+        decisions = KybKycAuditLog.objects.filter(merchant=merchant).select_related(
+            "reviewed_by", "person"
+        )
+        entries += [_decision_entry(row) for row in decisions]
+    if STATE in kinds:
+        entries += _history_entries(
+            list(Merchant.history.filter(id=merchant.pk).select_related("history_user")),
+            subject=lambda row: "Business",
+        )
+        entries += _history_entries(
+            list(
+                MerchantPerson.history.filter(merchant_id=merchant.pk).select_related(
+                    "history_user"
+                )
+            ),
+            subject=lambda row: f"Person: {row.first_name} {row.last_name}",
+        )
+        entries += _history_entries(
+            list(
+                MerchantBankAccount.history.filter(merchant_id=merchant.pk).select_related(
+                    "history_user"
+                )
+            ),
+            subject=lambda row: f"Bank account {masked_numbers.get(row.id, '')}".strip(),
+        )
+    if kinds & {EMAIL, INTEGRATION}:
+        entries += [e for e in _event_entries(subjects) if e.kind_key in kinds]
+    if INTEGRATION in kinds:
+        entries += _sync_entries(subjects)
+    if NOTE in kinds:
+        entries += _note_entries(merchant)
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries
 

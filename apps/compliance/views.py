@@ -47,6 +47,7 @@ DECIDED = {
     CheckStatus.APPROVED: "KYB approved for {name}.",
     CheckStatus.REJECTED: "KYB rejected for {name}; the merchant sees your notes.",
 }
+UNKNOWN_KIND = "Unknown kind of entry: choose from the list."
 CSV_COLUMNS = ["when", "kind", "subject", "who", "what", "why", "details"]
 
 
@@ -141,9 +142,15 @@ def merchant_audit(request, merchant_id):
     merchant = selectors.review_merchant_get(merchant_id=merchant_id)
     if merchant is None:
         raise Http404("No such merchant.")
-    if request.GET.get("format") == "csv":
-        return _audit_csv(request, merchant)
-    entries = selectors.merchant_audit_timeline(merchant=merchant)
+    kinds = request.GET.getlist("kind")
+    known = {key for key, _ in selectors.TIMELINE_KINDS}
+    if any(kind not in known for kind in kinds):
+        status, kinds_invalid, kinds = 400, UNKNOWN_KIND, []
+    else:
+        status, kinds_invalid = 200, ""
+    if request.GET.get("format") == "csv" and status == 200:
+        return _audit_csv(request, merchant, kinds)
+    entries = selectors.merchant_audit_timeline(merchant=merchant, kinds=kinds)
     return render(
         request,
         AUDIT_TEMPLATE,
@@ -152,14 +159,19 @@ def merchant_audit(request, merchant_id):
             "entries": entries,
             "can_export": request.user.has_perm(EXPORT_PERMISSION),
             "reveal_subjects": selectors.reveal_subjects(merchant=merchant),
+            "kinds": selectors.TIMELINE_KINDS,
+            "chosen_kinds": kinds,
+            "kinds_invalid": kinds_invalid,
+            "export_query": "&".join(f"kind={kind}" for kind in kinds),
         },
+        status=status,
     )
 
 
-def _audit_csv(request, merchant):
+def _audit_csv(request, merchant, kinds):
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied(EXPORT_FORBIDDEN)
-    entries = selectors.merchant_audit_timeline(merchant=merchant)
+    entries = selectors.merchant_audit_timeline(merchant=merchant, kinds=kinds)
     with transaction.atomic():
         data_access_record(
             actor=request.user,

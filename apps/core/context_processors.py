@@ -6,6 +6,7 @@ from apps.accounts import roles
 
 # (label, URL name, roles that see it)
 NAV = [
+    ("Home", "staff:home", {roles.AE, roles.IC, roles.COMPLIANCE, roles.OPS}),
     ("Dashboard", "merchants:dashboard", {roles.MERCHANT}),
     ("Orders", "orders:order_list", {roles.MERCHANT}),
     ("Queues", "routing:queue_index", {roles.AE, roles.IC, roles.OPS}),

@@ -70,9 +70,7 @@ def lead_profile_get(*, lead_id) -> Lead | None:
     )
 
 
-def lead_list(
-    *, search: str = "", cohort: str = "", status: str = ""
-) -> QuerySet[Lead]:
+def lead_list(*, search: str = "", cohort: str = "", status: str = "") -> QuerySet[Lead]:
     """Leads for the staff list, newest first. `search` matches email or business name
     (case-insensitive, anywhere in them)."""
     leads = Lead.objects.filter(deleted_at__isnull=True).select_related("assigned_ae")
@@ -232,6 +230,30 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
 
 
 SUBMISSIONS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class LeadWork:
+    """Where the work on a lead is done: its merchant (the staff merchant hub), how many
+    orders it has, and its open queue items. Three queries."""
+
+    merchant: object
+    order_count: int
+    open_items: list
+
+
+def lead_work(*, lead: Lead) -> LeadWork:
+    from apps.merchants.models import Merchant
+    from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, QueueAssignment
+
+    merchant = Merchant.objects.filter(lead=lead).only("id", "legal_business_name").first()
+    order_count = merchant.orders.count() if merchant is not None else 0
+    items = list(
+        QueueAssignment.objects.filter(lead=lead, status__in=OPEN_ASSIGNMENT_STATUSES)
+        .select_related("queue", "assigned_to")
+        .order_by("queued_at", "pk")
+    )
+    return LeadWork(merchant=merchant, order_count=order_count, open_items=items)
 
 
 def lead_submission_list(*, lead: Lead) -> list:

@@ -137,6 +137,7 @@ def _detail_context(request, lead, *, form=None, message=None) -> dict:
         # Read only by the templates that show it (not by the override partials).
         "timeline": lambda: selectors.lead_timeline(lead=lead),
         "submissions": lambda: selectors.lead_submission_list(lead=lead),
+        "work": lambda: selectors.lead_work(lead=lead),
         "can_override": can_override,
         "form": form,
         "message": message,

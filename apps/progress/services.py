@@ -129,6 +129,26 @@ def step_skip(*, progress: MerchantStepProgress, actor=None) -> MerchantStepProg
     return _step(progress, "skip", actor=actor, reason="", event="step.skipped")
 
 
+def step_intervention_clear(*, merchant, actor, reason: str) -> int:
+    """The intervention on `merchant` is over: its steps flagged `intervention_required`
+    are unflagged (each save tracked with who and why). Returns how many were."""
+    flagged = list(
+        MerchantStepProgress.objects.select_for_update().filter(
+            merchant=merchant, intervention_required=True
+        )
+    )
+    with transaction.atomic():
+        for progress in flagged:
+            progress.intervention_required = False
+            save_tracked(
+                progress,
+                actor=actor,
+                reason=f"step_intervention_clear: {reason}",
+                update_fields=["intervention_required", "updated_at"],
+            )
+    return len(flagged)
+
+
 # --- Stall alerts -----------------------------------------------------------------------------
 
 

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.django_db
 )
 def test_each_role_sees_the_links_to_its_pages(client, factory, shown, hidden):
     client.force_login(factory())
-    labels = [link["label"] for link in client.get(reverse("accounts:home")).context["nav_links"]]
+    response = client.get(reverse("accounts:home"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("staff:home")
+    labels = [link["label"] for link in response.context["nav_links"]]
+    assert labels[0] == "Home"
     assert set(shown) <= set(labels)
     assert not set(hidden) & set(labels)
 

@@ -368,7 +368,8 @@ def test_the_timeline_has_decisions_and_changes_with_who_and_why_newest_first(
     assert "Lease checked" in page
     assert compliance_user.email in page
     assert "provider (sandbox)" in page
-    assert "kyb_status: review_required → approved" in page
+    assert "KYB status: Under review → Approved" in page
+    assert "kyb_status" not in page
     assert "merchant_kyb_decide: approved by reviewer: Lease checked" in page
     assert "EIN changed" in page
     assert merchant.user.email in page  # the merchant's own changes name them
@@ -389,7 +390,7 @@ def test_the_timeline_covers_persons_and_bank_accounts_with_pii_masked(
     page = client.get(audit_url(merchant)).text
 
     assert "Person: Rita Ng" in page
-    assert "title: Owner → CEO" in page
+    assert "Title: Owner → CEO" in page
     assert "Bank account •••• 6781" in page
     for secret in ("123-45-6789", "123456789", "000123456781", "0001234567"):
         assert secret not in page

@@ -6,7 +6,9 @@ from tests.accounts.factories import AeUserFactory
 def test_a_staff_user_signs_in_and_out(sign_in, page, live_server):
     ae = AeUserFactory(first_name="Maria")
     sign_in(ae)
-    expect(page.get_by_role("heading", name="Welcome, Maria")).to_be_visible()
+    # Staff land on their workspace's home (/staff/).
+    expect(page.get_by_role("heading", name="Home", level=1)).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Maria")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 

@@ -269,9 +269,13 @@ CALL_UNAVAILABLE = "Calls cannot be requested right now. Please try again later.
 CALL_QUEUES = {"assisted": "ae_standard", "managed": "ae_high_priority"}
 
 
-def merchant_call_request(*, merchant: Merchant, actor):
+CALL_REQUEST_REASON = "The merchant asked for a call from the dashboard."
+
+
+def merchant_call_request(*, merchant: Merchant, actor, reason: str = CALL_REQUEST_REASON):
     """An assisted or managed merchant asks for a call: the lead goes to the AE queue of its
-    cohort, unless it already waits in (or was taken from) an AE queue."""
+    cohort, unless it already waits in (or was taken from) an AE queue. Staff ask for a call
+    back through the same path, saying why in `reason`."""
     code = CALL_QUEUES.get(merchant.cohort)
     if code is None:
         raise DomainError(CALL_NOT_IN_PLAN, code="call_not_in_plan")
@@ -293,7 +297,7 @@ def merchant_call_request(*, merchant: Merchant, actor):
             lead=merchant.lead,
             merchant=merchant,
             priority=lead_priority(merchant.lead),
-            reason="The merchant asked for a call from the dashboard.",
+            reason=reason,
             actor=actor,
         )
         event_emit(

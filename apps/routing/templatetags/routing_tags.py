@@ -19,4 +19,8 @@ def lead_url(lead_id) -> str:
 
 @register.simple_tag
 def merchant_url(merchant_id) -> str:
-    return reverse("admin:merchants_merchant_change", args=[merchant_id])
+    """The staff merchant hub (staff:merchant), else the merchant's admin page."""
+    try:
+        return reverse("staff:merchant", kwargs={"merchant_id": merchant_id})
+    except NoReverseMatch:
+        return reverse("admin:merchants_merchant_change", args=[merchant_id])
