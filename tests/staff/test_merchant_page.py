@@ -146,3 +146,19 @@ def test_the_hub_costs_the_same_queries_for_10_or_many_related_rows(
         HardwareShipmentFactory(order=order)
         MerchantPersonFactory(merchant=merchant)
     assert _queries(client, merchant) == small
+
+
+@pytest.mark.parametrize("role", [roles.AE, roles.IC, roles.COMPLIANCE, roles.OPS, "superuser"])
+def test_only_compliance_is_offered_reveal_with_reason_on_the_hub(
+    client, role_users, merchant, role
+):
+    person = MerchantPersonFactory(merchant=merchant, ssn="123-45-6789")
+    account = MerchantBankAccountFactory(merchant=merchant, account_number="000123456789")
+    client.force_login(role_users[role])
+    page = client.get(url(merchant)).text
+    reveal_urls = [
+        reverse("compliance:reveal", args=[kind, subject.pk])
+        for kind, subject in (("merchant", merchant), ("person", person), ("bank_account", account))
+    ]
+    offered = [reveal_url in page for reveal_url in reveal_urls]
+    assert offered == [role == roles.COMPLIANCE] * 3
