@@ -291,7 +291,9 @@ def funnel_by_cohort() -> list[dict]:
     total = {stage: sum(row[stage] for row in table) for stage, _ in FUNNEL_STAGES}
     table.append({"cohort": "all", "cohort_label": "All cohorts", **total})
     for row in table:
-        row["conversion"] = round(100 * row["active"] / row["leads"], 1) if row["leads"] else None
+        row["conversion"] = (
+            round(100 * row["active"] / row["leads"], 1) if row["leads"] else None
+        )
     return table
 
 
@@ -355,7 +357,9 @@ def queue_sla_stats(*, now=None, use_routing: bool | None = None) -> list[dict]:
         except ImportError:
             routing_stats = None
     if routing_stats is not None:
-        figures = {pk: (stats.ended, stats.met) for pk, stats in routing_stats(queues, now).items()}
+        figures = {
+            pk: (stats.ended, stats.met) for pk, stats in routing_stats(queues, now).items()
+        }
     else:
         figures = _queue_sla_figures(queues, now or timezone.now())
     rows = []
