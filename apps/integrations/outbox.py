@@ -7,6 +7,7 @@ Every domain app writes through here; this module imports no domain app."""
 from django.db import transaction
 from django_q.tasks import async_task
 
+from apps.core.db import rows_insert
 from apps.core.fsm import transition_apply
 from apps.integrations.models import IntegrationEvent
 
@@ -74,12 +75,12 @@ def events_enqueue(event_ids: list) -> None:
 
 
 def events_emit(events: list[IntegrationEvent]) -> list[IntegrationEvent]:
-    """Record many events (built with event_build) with one INSERT in the caller's
+    """Record many events (built with event_build) with one INSERT (COPY) in the caller's
     transaction: the set-based sweeps' outbox. After commit their delivery is enqueued,
     EVENTS_PER_TASK per task (the outbox sweep delivers any whose task is lost)."""
     if not events:
         return events
-    IntegrationEvent.objects.bulk_create(events)
+    rows_insert(IntegrationEvent, events)  # one COPY on PostgreSQL
     ids = [event.pk for event in events]
     transaction.on_commit(lambda: events_enqueue(ids), robust=True)
     return events

@@ -8,8 +8,8 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
+from apps.core.db import history_rows, rows_insert
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import event_build, event_emit, events_emit, transition_perform
@@ -268,8 +268,9 @@ def alerts_raise_sla_breach(*, assignments: list) -> list[StallAlert]:
             )
         )
     if alerts:
-        bulk_create_with_history(
-            alerts, StallAlert, default_change_reason="alert_raise_sla_breach", default_date=now
+        rows_insert(StallAlert, alerts)
+        rows_insert(
+            StallAlert.history.model, history_rows(StallAlert, alerts, history_type="+", when=now)
         )
         events_emit(events)
     return alerts

@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.db import history_rows, rows_insert
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import event_build, event_emit, events_emit
 from apps.routing import hooks
@@ -96,8 +97,9 @@ def _breaches_mark(*, now: datetime, assignment_id=None) -> list[QueueAssignment
         item._change_reason = f"assignment_sla_breach: {why}"
         payload = _breach_payload(item, queue_code=queue.code, why=why)
         events.append(event_build(event_type=BREACHED_EVENT, aggregate=item, payload=payload))
-    QueueAssignment.history.bulk_history_create(
-        items, update=True, default_date=now, default_change_reason="assignment_sla_breach"
+    rows_insert(
+        QueueAssignment.history.model,
+        history_rows(QueueAssignment, items, history_type="~", when=now),
     )
     events_emit(events)
     hooks.sla_breaches_notify(assignments=items)
