@@ -43,8 +43,8 @@ How it stays cheap
 ------------------
 The sweep runs a fixed number of queries whatever the number of merchants: it reads each set
 with one query (the cohort thresholds become CASE/WHEN expressions), inserts the new alerts
-and their history rows with one INSERT each (bulk_create_with_history), raises severities with
-one UPDATE plus one history INSERT (bulk_update_with_history), and records one outbox event
+and their history rows with one COPY each (apps.core.db.rows_insert), raises severities with
+one UPDATE per cohort plus one history COPY, and records one outbox event
 per new alert or lost lead with one INSERT (apps.integrations.outbox.events_emit). Python
 loops only over the rows found, never over every merchant. Two sweeps never overlap: each
 locks the StallPolicy rows first. The transaction runs with PostgreSQL's JIT off
@@ -83,9 +83,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
-from apps.core.db import jit_off
+from apps.core.db import history_rows, jit_off, rows_insert
 from apps.core.errors import DomainError
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.outbox import events_emit
@@ -284,8 +283,12 @@ def _alerts_raise(policies: dict, now) -> list[StallAlert]:
             )
             alert._change_reason = f"stall_sweep: {alert_type} on step {row['step_id']} ({what})"
             alerts.append(alert)
-    if alerts:
-        bulk_create_with_history(alerts, StallAlert, default_change_reason="stall_sweep")
+    if alerts:  # one COPY each for the alerts and their history rows
+        rows_insert(StallAlert, alerts)
+        history = history_rows(
+            StallAlert, alerts, history_type="+", when=now, default_reason="stall_sweep"
+        )
+        rows_insert(StallAlert.history.model, history)
     return alerts
 
 
@@ -351,8 +354,15 @@ def _alerts_escalate(policies: dict, now) -> int:
             ),
             updated_at=now,
         )
-    StallAlert.history.bulk_history_create(
-        alerts, update=True, default_change_reason="stall_sweep: severity raised"
+    rows_insert(
+        StallAlert.history.model,
+        history_rows(
+            StallAlert,
+            alerts,
+            history_type="~",
+            when=now,
+            default_reason="stall_sweep: severity raised",
+        ),
     )
     return len(alerts)
 
