@@ -58,15 +58,20 @@ def rows_insert(model, objs: list) -> list:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"COPY {table} ({columns}) FROM STDIN"
+
+    def copy_rows(sql, params, many, context):
+        with context["cursor"].cursor.copy(sql) as copy:
+            for obj in objs:
+                copy.write_row([prepare(obj) for prepare in prepared])
+
     started = time.monotonic()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for obj in objs:
-            copy.write_row([prepare(obj) for prepare in prepared])
-    if connection.queries_logged:  # COPY bypasses Django's cursor wrapper: counted by hand
-        elapsed = time.monotonic() - started
-        connection.queries_log.append(
-            {"sql": f"{sql} -- {len(objs)} rows", "time": f"{elapsed:.3f}"}
-        )
+    with connection.cursor() as cursor:
+        # Through Django's execute wrappers (connection.execute_wrapper sees it), the COPY
+        # being the executor.
+        cursor._execute_with_wrappers(sql, None, False, executor=copy_rows)
+    if connection.queries_logged:  # the debug cursor logs execute() only: logged by hand
+        elapsed = f"{time.monotonic() - started:.3f}"
+        connection.queries_log.append({"sql": f"{sql} -- {len(objs)} rows", "time": elapsed})
     for obj in objs:
         obj._state.adding = False
         obj._state.db = "default"
