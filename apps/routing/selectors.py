@@ -255,6 +255,7 @@ def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
             "reason",
             "queued_at",
             "sla_due_at",
+            "sla_warn_at",
             "first_contact_at",
             "sla_breached",
             "assigned_at",
