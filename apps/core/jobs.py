@@ -62,6 +62,8 @@ TASKS = frozenset(
     {
         "apps.accounts.tasks.password_reset_email_send",
         "apps.integrations.tasks.event_deliver",
+        "apps.integrations.tasks.events_deliver",
+        "apps.leads.tasks.leads_reprofile_chunk",
         "apps.integrations.tasks.webhook_process",
         "apps.integrations.tasks.sync_push_now",
         "apps.integrations.tasks.sandbox_webhook_send",

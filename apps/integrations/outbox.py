@@ -7,6 +7,7 @@ Every domain app writes through here; this module imports no domain app."""
 from django.db import transaction
 from django_q.tasks import async_task
 
+from apps.core.db import rows_insert
 from apps.core.fsm import transition_apply
 from apps.integrations.models import IntegrationEvent
 
@@ -15,6 +16,26 @@ DELIVER_TASK = "apps.integrations.tasks.event_deliver"
 
 def enqueue_delivery(event_id) -> None:
     async_task(DELIVER_TASK, str(event_id), task_name=f"event:{event_id}")
+
+
+def event_build(
+    *,
+    event_type: str,
+    aggregate,
+    payload: dict | None = None,
+    correlation_id=None,
+    causation_id=None,
+) -> IntegrationEvent:
+    """The outbox row of one domain event, not saved (event_emit saves one, events_emit many)."""
+    return IntegrationEvent(
+        event_type=event_type,
+        aggregate_type=aggregate._meta.model_name,
+        aggregate_id=aggregate.pk,
+        event_payload=payload or {},
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        partition_key=str(aggregate.pk),
+    )
 
 
 def event_emit(
@@ -27,19 +48,42 @@ def event_emit(
 ) -> IntegrationEvent:
     """Record a domain event in the caller's transaction (the outbox); its delivery is
     enqueued only once that transaction commits, so a rollback sends nothing."""
-    event = IntegrationEvent.objects.create(
+    event = event_build(
         event_type=event_type,
-        aggregate_type=aggregate._meta.model_name,
-        aggregate_id=aggregate.pk,
-        event_payload=payload or {},
+        aggregate=aggregate,
+        payload=payload,
         correlation_id=correlation_id,
         causation_id=causation_id,
-        partition_key=str(aggregate.pk),
     )
+    event.save(force_insert=True)
     # robust: the change is committed whatever happens to the enqueue (broker away, database
     # blip); a delivery not enqueued is picked up by the outbox sweep, never a 500.
     transaction.on_commit(lambda: enqueue_delivery(event.pk), robust=True)
     return event
+
+
+EVENTS_PER_TASK = 50
+DELIVER_MANY_TASK = "apps.integrations.tasks.events_deliver"
+
+
+def events_enqueue(event_ids: list) -> None:
+    """Enqueue the delivery of many events, EVENTS_PER_TASK per task."""
+    ids = [str(event_id) for event_id in event_ids]
+    for start in range(0, len(ids), EVENTS_PER_TASK):
+        chunk = ids[start : start + EVENTS_PER_TASK]
+        async_task(DELIVER_MANY_TASK, chunk, task_name=f"events:{chunk[0]}")
+
+
+def events_emit(events: list[IntegrationEvent]) -> list[IntegrationEvent]:
+    """Record many events (built with event_build) with one INSERT (COPY) in the caller's
+    transaction: the set-based sweeps' outbox. After commit their delivery is enqueued,
+    EVENTS_PER_TASK per task (the outbox sweep delivers any whose task is lost)."""
+    if not events:
+        return events
+    rows_insert(IntegrationEvent, events)  # one COPY on PostgreSQL
+    ids = [event.pk for event in events]
+    transaction.on_commit(lambda: events_enqueue(ids), robust=True)
+    return events
 
 
 def state_field_value(instance, transition_name: str):

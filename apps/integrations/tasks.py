@@ -10,6 +10,17 @@ def event_deliver(event_id: str):
     return bool(event and event.published)
 
 
+def events_deliver(event_ids: list[str]) -> int:
+    """Deliver a chunk of events recorded together (apps.integrations.outbox.events_emit),
+    each in its own transaction: one whose handler fails stays unpublished for the outbox
+    sweep. Returns how many were published."""
+    published = 0
+    for event_id in event_ids:
+        event = services.event_deliver(event_id=event_id)
+        published += bool(event is not None and event.published)
+    return published
+
+
 def events_sweep():
     return services.events_sweep_unpublished()
 

@@ -484,15 +484,52 @@ def lead_cohort_override(*, lead: Lead, cohort: str, reason: str, actor) -> Lead
     return lead
 
 
-def leads_reprofile(*, since=None) -> dict[str, int]:
-    """Re-score every open lead (or those changed since `since`, and any never profiled),
-    each in its own transaction so one bad row cannot stop the batch. A lead whose profile
-    would not change is left alone (no history row, no event). Overridden leads keep their
-    cohort. Returns counts: checked, updated, cohort_changed, overridden_kept, skipped."""
-    rules = cohort_rule_active_list()
+# Leads per re-profiling task: 1.3-1.9 ms each at 100k leads, so a task takes a few seconds,
+# well within the 60 s task timeout (47k open leads in one task took 60-88 s: issue 12).
+REPROFILE_CHUNK = 1000
+REPROFILE_CHUNK_TASK = "apps.leads.tasks.leads_reprofile_chunk"
+
+
+def _reprofile_candidates(since=None):
     leads = Lead.objects.filter(status__in=OPEN_LEAD_STATUSES, deleted_at__isnull=True)
     if since is not None:
         leads = leads.filter(Q(updated_at__gte=since) | Q(profiled_at__isnull=True))
+    return leads
+
+
+def leads_reprofile_enqueue(*, since=None) -> dict[str, int]:
+    """The daily re-profiling, split: one query lists the open leads (or those changed since
+    `since`, and any never profiled) and one task per REPROFILE_CHUNK of them is queued after
+    commit, each running leads_reprofile on its ids. Returns {"leads": n, "tasks": k}."""
+    from django_q.tasks import async_task
+
+    ids = [
+        str(pk)
+        for pk in _reprofile_candidates(since)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    ]
+    chunks = [ids[i : i + REPROFILE_CHUNK] for i in range(0, len(ids), REPROFILE_CHUNK)]
+
+    def enqueue():
+        for chunk in chunks:
+            async_task(REPROFILE_CHUNK_TASK, chunk, task_name=f"reprofile:{chunk[0]}")
+
+    transaction.on_commit(enqueue, robust=True)
+    return {"leads": len(ids), "tasks": len(chunks)}
+
+
+def leads_reprofile(*, since=None, lead_ids=None) -> dict[str, int]:
+    """Re-score every open lead (or those changed since `since`, and any never profiled; or
+    only the open ones among `lead_ids`), each in its own transaction so one bad row cannot
+    stop the batch. A lead whose profile would not change is left alone (no history row, no
+    event). Overridden leads keep their cohort. Returns counts: checked, updated,
+    cohort_changed, overridden_kept, skipped."""
+    rules = cohort_rule_active_list()
+    if lead_ids is not None:
+        leads = Lead.objects.filter(pk__in=lead_ids)  # a closed one is refused, then skipped
+    else:
+        leads = _reprofile_candidates(since)
     counts = dict.fromkeys(REPROFILE_COUNTS, 0)
     for lead_id in list(leads.order_by("created_at", "pk").values_list("pk", flat=True)):
         try:

@@ -7,8 +7,8 @@ class ProgressConfig(AppConfig):
 
     def ready(self):
         from apps.progress import handlers  # noqa: F401
-        from apps.progress.services import alert_raise_sla_breach
+        from apps.progress.services import alerts_raise_sla_breach
         from apps.routing import hooks
 
-        # Routing does not import progress: it runs this for each SLA breach its sweep marks.
-        hooks.on_sla_breach(alert_raise_sla_breach)
+        # Routing does not import progress: it runs this with the SLA breaches its sweep marks.
+        hooks.on_sla_breach(alerts_raise_sla_breach)

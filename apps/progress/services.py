@@ -6,12 +6,13 @@ The stall sweep and its follow-ups live in apps/progress/sweeps/.
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from apps.core.db import history_rows, rows_insert
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
-from apps.integrations.outbox import event_emit, transition_perform
+from apps.integrations.outbox import event_build, event_emit, events_emit, transition_perform
 from apps.progress.models import (
     DONE_STEP_STATUSES,
     OPEN_ALERT_STATUSES,
@@ -241,51 +242,74 @@ def alert_note_add(*, alert: StallAlert, actor, body: str) -> StallAlert:
     return locked
 
 
-def alert_raise_sla_breach(*, assignment) -> StallAlert:
-    """One sla_breach alert per queue item (DESIGN.md rule 7), about its lead or merchant,
-    raised by the SLA sweep. Idempotent: an existing alert for the item is returned as it is
-    (the unique constraint on (queue_assignment, sla_breach) settles a race). Registered in
+def alerts_raise_sla_breach(*, assignments: list) -> list[StallAlert]:
+    """One sla_breach alert per queue item (DESIGN.md rule 7), about its lead or merchant, for
+    a set of items the SLA sweep just marked breached (each with its queue loaded): one SELECT
+    skips the items that have their alert already, then one INSERT each for the alerts, their
+    history rows ("+", the reason) and their outbox events (alert.raised). Registered in
     ProgressConfig.ready() as routing's SLA-breach callback (apps.routing.hooks): it runs in
-    the transaction that marks the item breached."""
-    existing = StallAlert.objects.filter(
-        queue_assignment=assignment, alert_type=AlertType.SLA_BREACH
-    ).first()
-    if existing is not None:
-        return existing
-    queue = assignment.queue
-    alert = StallAlert(
-        queue_assignment=assignment,
-        lead_id=assignment.lead_id,
-        merchant_id=assignment.merchant_id,
-        alert_type=AlertType.SLA_BREACH,
-        severity=Severity.HIGH,
-        stall_detected_at=timezone.now(),
-        current_status=assignment.status,
-        last_activity_at=assignment.queued_at,
+    the transaction that marks the items. Returns the alerts raised."""
+    if not assignments:
+        return []
+    has_alert = set(
+        StallAlert.objects.filter(
+            queue_assignment_id__in=[item.pk for item in assignments],
+            alert_type=AlertType.SLA_BREACH,
+        ).values_list("queue_assignment_id", flat=True)
     )
-    try:
-        with transaction.atomic():
-            save_tracked(
-                alert,
-                actor=None,
-                reason=f"alert_raise_sla_breach: {queue.code}, not contacted within "
-                f"{queue.sla_minutes} minutes",
-            )
-            event_emit(
+    now = timezone.now()
+    alerts, events = [], []
+    for item in assignments:
+        if item.pk in has_alert:
+            continue
+        has_alert.add(item.pk)
+        queue = item.queue
+        alert = StallAlert(
+            queue_assignment=item,
+            lead_id=item.lead_id,
+            merchant_id=item.merchant_id,
+            alert_type=AlertType.SLA_BREACH,
+            severity=Severity.HIGH,
+            stall_detected_at=now,
+            current_status=item.status,
+            last_activity_at=item.queued_at,
+        )
+        alert._history_user = None
+        alert._change_reason = (
+            f"alert_raise_sla_breach: {queue.code}, not contacted within "
+            f"{queue.sla_minutes} minutes"
+        )
+        alerts.append(alert)
+        events.append(
+            event_build(
                 event_type="alert.raised",
                 aggregate=alert,
                 payload={
                     "alert_type": AlertType.SLA_BREACH,
                     "severity": alert.severity,
                     "queue": queue.code,
-                    "assignment_id": str(assignment.pk),
-                    "lead_id": str(assignment.lead_id) if assignment.lead_id else None,
-                    "merchant_id": str(assignment.merchant_id) if assignment.merchant_id else None,
+                    "assignment_id": str(item.pk),
+                    "lead_id": str(item.lead_id) if item.lead_id else None,
+                    "merchant_id": str(item.merchant_id) if item.merchant_id else None,
                 },
             )
-    except IntegrityError:
-        return StallAlert.objects.get(queue_assignment=assignment, alert_type=AlertType.SLA_BREACH)
-    return alert
+        )
+    if alerts:
+        rows_insert(StallAlert, alerts)
+        rows_insert(
+            StallAlert.history.model, history_rows(StallAlert, alerts, history_type="+", when=now)
+        )
+        events_emit(events)
+    return alerts
+
+
+def alert_raise_sla_breach(*, assignment) -> StallAlert:
+    """The sla_breach alert of one queue item: raised (alerts_raise_sla_breach) unless it
+    exists, in which case the existing one is returned. Idempotent."""
+    raised = alerts_raise_sla_breach(assignments=[assignment])
+    if raised:
+        return raised[0]
+    return StallAlert.objects.get(queue_assignment=assignment, alert_type=AlertType.SLA_BREACH)
 
 
 # --- Delivery failures (orders: hardware shipments) -----------------------------------------

@@ -9,13 +9,7 @@ def stall_sweep() -> dict:
 
 
 def events_deliver(event_ids: list[str]) -> int:
-    """Deliver a chunk of the stall sweep's outbox events (each in its own transaction; an
-    event whose handler fails stays unpublished for the outbox sweep). Returns how many were
-    published."""
-    from apps.integrations.services import event_deliver
+    """Tasks queued before the sweeps used apps.integrations.tasks.events_deliver: the same."""
+    from apps.integrations.tasks import events_deliver as deliver
 
-    published = 0
-    for event_id in event_ids:
-        event = event_deliver(event_id=event_id)
-        published += bool(event is not None and event.published)
-    return published
+    return deliver(event_ids)

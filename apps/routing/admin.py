@@ -1,7 +1,15 @@
 from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdminMixin, ReadOnlyInline, TrackedAdmin, transition_action
-from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
+from apps.routing.models import (
+    AssignmentNote,
+    BusinessCalendar,
+    BusinessHoliday,
+    BusinessHours,
+    CohortRule,
+    QueueAssignment,
+    RoutingQueue,
+)
 from apps.routing.services.assignments import (
     assignment_escalate,
     assignment_record_contact,
@@ -30,13 +38,39 @@ class CohortRuleAdmin(TrackedAdmin):
     ordering = ("priority", "rule_name")
 
 
+class BusinessHoursInline(admin.TabularInline):
+    model = BusinessHours
+    fields = ("weekday", "opens_at", "closes_at")
+    extra = 0
+    ordering = ("weekday", "opens_at")
+
+
+class BusinessHolidayInline(admin.TabularInline):
+    model = BusinessHoliday
+    fields = ("date", "name")
+    extra = 0
+    ordering = ("date",)
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(TrackedAdmin):
+    """Ops keep the working hours and holidays that business-hours queues count SLAs in. A
+    change applies to items queued from then on; deadlines already set are kept."""
+
+    list_display = ("name", "time_zone")
+    search_fields = ("name",)
+    inlines = [BusinessHoursInline, BusinessHolidayInline]
+
+
 @admin.register(RoutingQueue)
 class RoutingQueueAdmin(TrackedAdmin):
+    list_select_related = ("business_calendar",)
     list_display = (
         "queue_name",
         "code",
         "queue_type",
         "sla_minutes",
+        "business_calendar",
         "max_queue_size",
         "overflow_rank",
         "auto_assign",

@@ -10,15 +10,19 @@ _sla_breach_callbacks: list = []
 
 
 def on_sla_breach(callback):
-    """Register `callback(*, assignment)`, run once for each item the SLA sweep marks breached,
-    in the transaction that marks it (the item is locked, saved as breached, its queue loaded).
-    Registering a callback again keeps one. Returns the callback, so it works as a decorator."""
+    """Register `callback(*, assignments)`, run once per SLA sweep with the list of items it
+    marked breached (never empty), in the transaction that marks them: the rows are locked,
+    saved as breached, each with its queue loaded. A callback works on the whole set in a
+    fixed number of queries. Registering a callback again keeps one. Returns the callback,
+    so it works as a decorator."""
     if callback not in _sla_breach_callbacks:
         _sla_breach_callbacks.append(callback)
     return callback
 
 
-def sla_breach_notify(*, assignment) -> None:
-    """Run the SLA-breach callbacks for `assignment` (called by the SLA sweep)."""
+def sla_breaches_notify(*, assignments: list) -> None:
+    """Run the SLA-breach callbacks once with the items just marked (called by the sweep)."""
+    if not assignments:
+        return
     for callback in _sla_breach_callbacks:
-        callback(assignment=assignment)
+        callback(assignments=assignments)

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +10,7 @@ from apps.accounts import roles
 from apps.core.fsm import guard
 from apps.core.models import BaseModel, StateMachineMixin, choices_check
 from apps.leads.models import Cohort, SellingPlan, SetupPlan
+from apps.routing import calendars
 
 
 class CohortRule(BaseModel):
@@ -59,6 +60,108 @@ class QueueType(models.TextChoices):
     COMPLIANCE = "compliance", "Compliance review"
 
 
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class BusinessCalendar(BaseModel):
+    """Working hours per weekday and holidays, in a time zone: a queue that follows it counts
+    its SLA in working time only (apps.routing.calendars). Edited by ops in the admin."""
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default="America/New_York",
+        validators=[calendars.validate_time_zone],
+        help_text="IANA name, e.g. America/New_York; working hours are wall times there.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.time_zone})"
+
+    def _rules(self) -> tuple[dict, set]:
+        """Its hours by weekday and its holidays, read once per instance (two queries)."""
+        if not hasattr(self, "_rules_cache"):
+            hours: dict = {}
+            for row in self.hours.all():
+                hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
+            holidays = set(self.holidays.values_list("date", flat=True))
+            self._rules_cache = (hours, holidays)
+        return self._rules_cache
+
+    def sla_deadlines(self, start: datetime, minutes: int) -> tuple[datetime, datetime]:
+        """(warn_at, due_at) of an SLA of `minutes` of working time started at `start`."""
+        hours, holidays = self._rules()
+        return calendars.sla_deadlines(
+            start, minutes, time_zone=self.time_zone, hours=hours, holidays=holidays
+        )
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time from `start` to `end` (negative when `end` is earlier)."""
+        hours, holidays = self._rules()
+        return calendars.working_time_between(
+            start, end, time_zone=self.time_zone, hours=hours, holidays=holidays
+        )
+
+
+class BusinessHours(BaseModel):
+    """One working interval of a weekday (a day may have several: 09:00-12:00, 13:00-18:00).
+    A closing time of 00:00 means midnight at the end of the day."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens_at = models.TimeField()
+    closes_at = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["calendar", "weekday", "opens_at"]
+        verbose_name = "working hours"
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6), name="hours_valid_weekday"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at"))
+                | models.Q(closes_at=time(0, 0)),
+                name="hours_close_after_open",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class BusinessHoliday(BaseModel):
+    """A day without working hours in one calendar."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_calendar")
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
 class RoutingQueue(BaseModel):
     code = models.SlugField(max_length=100, unique=True, help_text="ae_high_priority, ...")
     queue_name = models.CharField(max_length=100)
@@ -70,6 +173,14 @@ class RoutingQueue(BaseModel):
     )
     auto_assign = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+    business_calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="queues",
+        help_text="Count the SLA in these working hours only; empty: around the clock.",
+    )
 
     history = HistoricalRecords()
 
@@ -79,6 +190,16 @@ class RoutingQueue(BaseModel):
 
     def __str__(self):
         return self.queue_name
+
+    def sla_deadlines(self, start: datetime) -> tuple[datetime | None, datetime | None]:
+        """(sla_warn_at, sla_due_at) of an item queued at `start`: in working time when the
+        queue follows a business calendar, around the clock otherwise; (None, None) without
+        an SLA."""
+        if not self.sla_minutes:
+            return None, None
+        if self.business_calendar_id:
+            return self.business_calendar.sla_deadlines(start, self.sla_minutes)
+        return calendars.sla_deadlines(start, self.sla_minutes)
 
 
 class AssignmentStatus(models.TextChoices):
@@ -156,6 +277,9 @@ class QueueAssignment(StateMachineMixin, BaseModel):
 
     queued_at = models.DateTimeField(default=timezone.now)
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the SLA is 75% used: the item is due soon."
+    )
     first_contact_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(
@@ -206,6 +330,19 @@ class QueueAssignment(StateMachineMixin, BaseModel):
 
     def __str__(self):
         return f"{self.queue} · {self.lead or self.merchant}"
+
+    @property
+    def sla_due_soon_from(self) -> datetime | None:
+        """When the item becomes "due soon" (75% of its SLA, in business time when its queue
+        follows a calendar): the stored sla_warn_at, or for items queued before it was
+        stored (or loaded without it: no query per row), 75% of the wall time from queued_at
+        to sla_due_at."""
+        warn_at = self.__dict__.get("sla_warn_at")  # deferred by .only(): not in __dict__
+        if warn_at is not None:
+            return warn_at
+        if self.sla_due_at is None:
+            return None
+        return self.queued_at + (self.sla_due_at - self.queued_at) * calendars.WARN_FRACTION
 
     @transition(
         field=status,
@@ -287,9 +424,7 @@ class AssignmentNote(BaseModel):
     """A note an agent leaves on a queue item for the next person. Written once through
     assignment_add_note; never edited (the admin shows them read-only)."""
 
-    assignment = models.ForeignKey(
-        QueueAssignment, on_delete=models.CASCADE, related_name="notes"
-    )
+    assignment = models.ForeignKey(QueueAssignment, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts import roles
 from apps.core.admin import fsm_field_names
+from apps.routing import calendars
 from apps.routing.models import (
     HELD_STATUSES,
     OPEN_ASSIGNMENT_STATUSES,
@@ -24,7 +25,7 @@ from apps.routing.models import (
 )
 
 # At this share of the SLA elapsed without contact, an item is "due soon".
-DUE_SOON_FRACTION = 0.75
+DUE_SOON_FRACTION = calendars.WARN_FRACTION
 ITEM_ORDER = ("-priority", "queued_at", "pk")
 
 
@@ -90,7 +91,7 @@ def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaCl
     remaining = due - now
     if sla_is_breached(due, now):
         return SlaClock("overdue", due, remaining)
-    due_soon_from = assignment.queued_at + (due - assignment.queued_at) * DUE_SOON_FRACTION
+    due_soon_from = assignment.sla_due_soon_from  # sla_warn_at: business time if a calendar
     return SlaClock("due_soon" if now >= due_soon_from else "running", due, remaining)
 
 
@@ -254,6 +255,7 @@ def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
             "reason",
             "queued_at",
             "sla_due_at",
+            "sla_warn_at",
             "first_contact_at",
             "sla_breached",
             "assigned_at",

@@ -115,9 +115,7 @@ def test_profiling_is_kept_in_the_history_with_its_reason(default_rules):
     assert latest.cohort == Cohort.SELF_SERVE
 
 
-@pytest.mark.parametrize(
-    "status", [LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED, LeadStatus.LOST]
-)
+@pytest.mark.parametrize("status", [LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED, LeadStatus.LOST])
 def test_a_closed_lead_is_not_profiled_again(default_rules, status):
     lead = LeadFactory(status=status)
 
@@ -246,16 +244,49 @@ def test_reprofiling_since_a_time_takes_leads_changed_since_and_never_profiled(d
     assert counts["checked"] == 1
 
 
-def test_the_reprofile_task_runs_the_batch_and_takes_an_iso_since(default_rules):
+def test_the_reprofile_task_queues_chunks_and_takes_an_iso_since(
+    default_rules, django_capture_on_commit_callbacks
+):
     lead = LeadFactory()
 
-    counts = tasks.leads_reprofile(since=(timezone.now() - timedelta(days=1)).isoformat())
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = tasks.leads_reprofile(since=(timezone.now() - timedelta(days=1)).isoformat())
 
     lead.refresh_from_db()
     assert lead.cohort == Cohort.SELF_SERVE
-    assert counts["updated"] == 1
+    assert counts == {"leads": 1, "tasks": 1}
     with pytest.raises(ValueError, match="not an ISO datetime"):
         tasks.leads_reprofile(since="yesterday")
+
+
+def test_the_daily_reprofiling_is_split_into_tasks_with_the_same_results(
+    default_rules, monkeypatch, django_capture_on_commit_callbacks
+):
+    """5 open leads, 2 per task: 3 tasks, each within its own ids; the leads end profiled as
+    one batch would leave them, and the closed lead is left alone."""
+    monkeypatch.setattr(services, "REPROFILE_CHUNK", 2)
+    rich = [LeadFactory(annual_revenue_estimate=Decimal("900000")) for _ in range(2)]
+    small = [LeadFactory(annual_revenue_estimate=Decimal("100000")) for _ in range(3)]
+    lost = LeadFactory(status=LeadStatus.LOST)
+    queued = []
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, ids, **kw: queued.append((func, ids))
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        plan = tasks.leads_reprofile()
+
+    assert plan == {"leads": 5, "tasks": 3}
+    assert [len(ids) for _, ids in queued] == [2, 2, 1]
+    assert {func for func, _ in queued} == {"apps.leads.tasks.leads_reprofile_chunk"}
+    totals = [tasks.leads_reprofile_chunk(ids) for _, ids in queued]
+    assert sum(t["updated"] for t in totals) == 5
+    for lead in rich + small + [lost]:
+        lead.refresh_from_db()
+    assert {lead.cohort for lead in rich} == {Cohort.ASSISTED}
+    assert {lead.cohort for lead in small} == {Cohort.SELF_SERVE}
+    assert lost.cohort is None
+    assert tasks.leads_reprofile_chunk([str(lost.pk)])["skipped"] == 1
 
 
 def test_seed_rules_schedules_the_daily_reprofiling(default_rules):

@@ -182,14 +182,20 @@ def test_an_item_without_sla_is_never_breached():
     assert sweep_at(DUE_AT + timedelta(days=30)) == 0
 
 
-def test_the_sweep_finds_what_is_due_in_one_query(queue):
+def statements(captured) -> list[str]:
+    """The SQL run, without the savepoints of the sweep's transaction."""
+    return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_the_sweep_finds_that_nothing_is_due_in_one_statement(queue):
     for _ in range(5):
         QueueAssignmentFactory(queue=queue, queued_at=QUEUED_AT, sla_due_at=DUE_AT)
 
     with CaptureQueriesContext(connection) as nothing_due:
         sweep_at(DUE_AT)
 
-    assert len(nothing_due.captured_queries) == 1
+    assert len(statements(nothing_due)) == 1
+    assert statements(nothing_due)[0].startswith("UPDATE")
 
 
 def test_the_sla_sweep_schedule_is_created_once_its_task_exists():
@@ -299,3 +305,61 @@ def test_breached_items_stay_in_the_queue_for_a_person(item):
     sweep_at(DUE_AT + SECOND)
 
     assert QueueAssignment.objects.get(pk=item.pk).status == S.QUEUED
+
+
+# --- set-based at any size ------------------------------------------------------------------
+
+
+def _due_items(queue, n):
+    return [
+        QueueAssignmentFactory(queue=queue, queued_at=QUEUED_AT, sla_due_at=DUE_AT)
+        for _ in range(n)
+    ]
+
+
+def test_the_sweep_runs_the_same_queries_for_5_and_for_50_breaches(queue):
+    _due_items(queue, 5)
+    with CaptureQueriesContext(connection) as small:
+        assert sweep_at(DUE_AT + SECOND) == 5
+    _due_items(queue, 50)
+    with CaptureQueriesContext(connection) as large:
+        assert sweep_at(DUE_AT + SECOND) == 50
+
+    assert len(statements(small)) == len(statements(large)) <= 10
+
+
+def test_every_breach_gets_its_history_row_event_and_alert_with_who_and_why(queue):
+    items = _due_items(queue, 7)
+    other = QueueAssignmentFactory(queue=queue, queued_at=QUEUED_AT, sla_due_at=DUE_AT + SECOND)
+
+    assert sweep_at(DUE_AT + SECOND) == 7
+
+    ids = {item.pk for item in items}
+    history = QueueAssignment.history.filter(id__in=ids, sla_breached=True)
+    assert history.count() == 7
+    assert {row.history_type for row in history} == {"~"}
+    assert {row.history_user for row in history} == {None}  # the system
+    assert {row.history_change_reason for row in history} == {
+        "assignment_sla_breach: not contacted within 60 minutes"
+    }
+    assert {row.history_date for row in history} == {DUE_AT + SECOND}
+    breached = IntegrationEvent.objects.filter(event_type="assignment.sla_breached")
+    assert {event.aggregate_id for event in breached} == ids
+    assert all(e.event_payload["queue"] == queue.code for e in breached)
+    alerts = StallAlert.objects.filter(alert_type=AlertType.SLA_BREACH)
+    assert {alert.queue_assignment_id for alert in alerts} == ids
+    assert StallAlert.history.filter(history_type="+", alert_type="sla_breach").count() == 7
+    raised = IntegrationEvent.objects.filter(event_type="alert.raised")
+    assert {event.aggregate_id for event in raised} == {alert.pk for alert in alerts}
+    other.refresh_from_db()
+    assert other.sla_breached is False  # at its deadline exactly: on time
+
+
+def test_a_sweep_after_a_lost_alert_raises_it_once_more_only(queue):
+    """An item marked by hand (or whose alert was raised already) gets no second alert."""
+    [item] = _due_items(queue, 1)
+    alert_raise_sla_breach(assignment=item)
+
+    assert sweep_at(DUE_AT + SECOND) == 1
+
+    assert StallAlert.objects.filter(queue_assignment=item).count() == 1

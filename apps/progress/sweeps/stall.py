@@ -43,10 +43,12 @@ How it stays cheap
 ------------------
 The sweep runs a fixed number of queries whatever the number of merchants: it reads each set
 with one query (the cohort thresholds become CASE/WHEN expressions), inserts the new alerts
-and their history rows with one INSERT each (bulk_create_with_history), raises severities with
-one UPDATE plus one history INSERT (bulk_update_with_history), and records one outbox event
-per new alert or lost lead with one INSERT. Python loops only over the rows found, never over
-every merchant. Two sweeps never overlap: each locks the StallPolicy rows first.
+and their history rows with one COPY each (apps.core.db.rows_insert), raises severities with
+one UPDATE per cohort plus one history COPY, and records one outbox event
+per new alert or lost lead with one INSERT (apps.integrations.outbox.events_emit). Python
+loops only over the rows found, never over every merchant. Two sweeps never overlap: each
+locks the StallPolicy rows first. The transaction runs with PostgreSQL's JIT off
+(apps.core.db.jit_off): at 100k leads compiling the finder took 6.7 s of its 7.5 s.
 
 The one per-row path is resolving alerts whose merchant moved on: the service (transition,
 history, event) runs for each alert that changes, and only for those; most are resolved
@@ -81,10 +83,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
+from apps.core.db import history_rows, jit_off, rows_insert
 from apps.core.errors import DomainError
 from apps.integrations.models import IntegrationEvent
+from apps.integrations.outbox import events_emit
 from apps.leads.models import OPEN_LEAD_STATUSES
 from apps.merchants.choices import JourneyStatus
 from apps.merchants.models import Merchant
@@ -108,9 +111,6 @@ MERCHANT_LOST = "merchant.lost"
 SWEPT_ALERT_TYPES = [AlertType.STALLED, AlertType.ABANDONED, AlertType.ERROR_THRESHOLD]
 TIMED_ALERT_TYPES = [AlertType.STALLED, AlertType.ABANDONED]
 ACTIVE_STEP_STATUSES = [StepStatus.IN_PROGRESS, StepStatus.BLOCKED, StepStatus.FAILED]
-# Outbox events of one sweep are delivered by tasks of this many events each.
-DELIVERY_CHUNK = 50
-DELIVER_TASK = "apps.progress.tasks.events_deliver"
 DAY = timedelta(days=1)
 
 
@@ -179,6 +179,7 @@ def stall_sweep(*, now=None) -> SweepResult:
     now = now or timezone.now()
     result = SweepResult()
     with transaction.atomic():
+        jit_off()
         # Locking the policies serialises sweeps: the second one sees the first one's alerts.
         policies = {
             policy.cohort: policy
@@ -196,24 +197,11 @@ def stall_sweep(*, now=None) -> SweepResult:
         result.lost = len(lost)
         events = [_alert_raised_event(alert, policies) for alert in alerts]
         events += [_merchant_lost_event(row, now) for row in lost]
-        if events:
-            IntegrationEvent.objects.bulk_create(events)
-            ids = [str(event.pk) for event in events]
-            transaction.on_commit(lambda: events_enqueue(ids))
+        events_emit(events)  # one INSERT; delivered after commit, 50 events per task
         result.events = len(events)
     if any(result.as_dict().values()):
         logger.info("stall sweep: %s", result.as_dict())
     return result
-
-
-def events_enqueue(event_ids: list[str]) -> None:
-    """Deliver the sweep's outbox events, DELIVERY_CHUNK per task (the outbox sweep delivers
-    any whose task is lost)."""
-    from django_q.tasks import async_task
-
-    for start in range(0, len(event_ids), DELIVERY_CHUNK):
-        chunk = event_ids[start : start + DELIVERY_CHUNK]
-        async_task(DELIVER_TASK, chunk, task_name=f"stall-events:{chunk[0]}")
 
 
 def _alerts_raise(policies: dict, now) -> list[StallAlert]:
@@ -295,8 +283,12 @@ def _alerts_raise(policies: dict, now) -> list[StallAlert]:
             )
             alert._change_reason = f"stall_sweep: {alert_type} on step {row['step_id']} ({what})"
             alerts.append(alert)
-    if alerts:
-        bulk_create_with_history(alerts, StallAlert, default_change_reason="stall_sweep")
+    if alerts:  # one COPY each for the alerts and their history rows
+        rows_insert(StallAlert, alerts)
+        history = history_rows(
+            StallAlert, alerts, history_type="+", when=now, default_reason="stall_sweep"
+        )
+        rows_insert(StallAlert.history.model, history)
     return alerts
 
 
@@ -362,8 +354,15 @@ def _alerts_escalate(policies: dict, now) -> int:
             ),
             updated_at=now,
         )
-    StallAlert.history.bulk_history_create(
-        alerts, update=True, default_change_reason="stall_sweep: severity raised"
+    rows_insert(
+        StallAlert.history.model,
+        history_rows(
+            StallAlert,
+            alerts,
+            history_type="~",
+            when=now,
+            default_reason="stall_sweep: severity raised",
+        ),
     )
     return len(alerts)
 

@@ -8,7 +8,6 @@ became self-serve has its open AE item withdrawn. An item's SLA clock starts whe
 """
 
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -54,6 +53,7 @@ def assignment_enqueue(
     """Put a lead or merchant in a queue; its SLA clock starts now. In an auto-assign queue
     the item is offered to an agent once this transaction commits."""
     now = timezone.now()
+    warn_at, due_at = queue.sla_deadlines(now)  # business time when the queue has a calendar
     assignment = QueueAssignment(
         queue=queue,
         lead=lead,
@@ -61,7 +61,8 @@ def assignment_enqueue(
         priority=priority,
         reason=reason,
         queued_at=now,
-        sla_due_at=now + timedelta(minutes=queue.sla_minutes) if queue.sla_minutes else None,
+        sla_due_at=due_at,
+        sla_warn_at=warn_at,
     )
     with transaction.atomic():
         save_tracked(assignment, actor=actor, reason=f"assignment_enqueue: {reason or queue.code}")
