@@ -3,6 +3,7 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class UserManager(BaseUserManager):
@@ -64,6 +65,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self):
         return self.first_name or self.email
 
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        """The names of the user's roles (groups), read once per user object (prefetched
+        groups when the caller loaded them). A request's user is loaded once per request, so
+        the page's role check, the navigation and any `has_role` share one query."""
+        return frozenset(group.name for group in self.groups.all())
+
     def has_role(self, role: str) -> bool:
-        # Uses the prefetched groups when the caller loaded them.
-        return any(group.name == role for group in self.groups.all())
+        return role in self.role_names

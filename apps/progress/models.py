@@ -393,3 +393,24 @@ class StallPolicy(BaseModel):
 
     def __str__(self):
         return f"{self.get_cohort_display()}: stalled after {self.stalled_after_days} d"
+
+
+class OpsFigures(models.Model):
+    """The ops dashboard's figures as last computed by the `ops-figures` periodic job
+    (apps.progress.ops_figures): one row per set of figures, read by /staff/ops/ in one query
+    instead of aggregating whole tables on every view. Not history-tracked: it is a cache of
+    what the tables say, rewritten in place."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    figures = models.JSONField(default=dict)
+    # The charts as SVG (pygal is slow): rendered once per refresh, not per view.
+    charts = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "ops figures"
+        verbose_name_plural = "ops figures"
+
+    def __str__(self):
+        return f"{self.name} as of {self.computed_at:%Y-%m-%d %H:%M}"
