@@ -239,6 +239,20 @@ OPEN_ALERT_STATUSES = [AlertStatus.OPEN, AlertStatus.ASSIGNED, AlertStatus.IN_PR
 SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
+def severity_rank():
+    """SEVERITY_RANK in SQL. The inbox orders by it and the index `alert_inbox_order` holds
+    this very expression, so the planner walks the index instead of sorting every open
+    alert (PostgreSQL matches an expression index only on the same expression)."""
+    return models.Case(
+        *[
+            models.When(severity=severity.value, then=models.Value(rank))
+            for severity, rank in SEVERITY_RANK.items()
+        ],
+        default=models.Value(0),
+        output_field=models.IntegerField(),
+    )
+
+
 @guard("Pick who takes this alert.")
 def _alert_has_owner(alert):
     return alert.assigned_to_id is not None
@@ -318,6 +332,19 @@ class StallAlert(StateMachineMixin, BaseModel):
         indexes = [
             models.Index(fields=["alert_status"], name="alert_status"),
             models.Index(fields=["severity", "alert_status"], name="alert_severity_status"),
+            # The inbox's order over the open alerts (apps.progress.selectors).
+            models.Index(
+                severity_rank().desc(),
+                models.F("stall_detected_at"),
+                models.F("id"),
+                name="alert_inbox_order",
+                condition=models.Q(alert_status__in=OPEN_ALERT_STATUSES),
+            ),
+            models.Index(
+                fields=["assigned_to"],
+                name="alert_open_assignee",
+                condition=models.Q(alert_status__in=OPEN_ALERT_STATUSES),
+            ),
         ]
 
     def __str__(self):

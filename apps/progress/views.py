@@ -50,12 +50,14 @@ DISMISSED = "Dismissed."
 @role_required(*ALERT_ROLES)
 @require_GET
 def alert_inbox(request):
-    """Open alerts, most severe then oldest first, filtered by severity, type and cohort."""
-    form = AlertFilterForm(request.GET)
+    """Open alerts, most severe then oldest first, filtered by severity, type, cohort and
+    who holds them. Paged over the alerts table alone; only the page's rows are joined."""
+    form = AlertFilterForm(request.GET, user=request.user, agents=selectors.alert_agent_list())
     status = 200
     if form.is_valid():
         filters = {name: value or None for name, value in form.cleaned_data.items()}
         page = paginate(request, selectors.alert_inbox_list(**filters), per_page=PAGE_SIZE)
+        page.object_list = selectors.alert_inbox_rows(alert_ids=list(page.object_list))
     else:
         status = 400
         page = None

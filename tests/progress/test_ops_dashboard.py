@@ -153,7 +153,13 @@ def test_the_funnel_table_and_its_csv(client, ops_user, funnel_fixture):
     assert "<td>7</td><td>5</td><td>4</td><td>2</td><td>1</td>" in page
     assert "<td>14.3 %</td>" in page
     assert rows[0] == [
-        "cohort", "leads", "accounts", "kyb_approved", "paid", "active", "lead_to_active_pct"
+        "cohort",
+        "leads",
+        "accounts",
+        "kyb_approved",
+        "paid",
+        "active",
+        "lead_to_active_pct",
     ]
     assert rows[1:] == [
         ["self_serve", "7", "5", "4", "2", "1", "14.3"],
@@ -260,8 +266,7 @@ def journeys_fixture(frozen, journey_steps):
 @pytest.mark.parametrize("in_database", [True, False], ids=["percentile_cont", "python"])
 def test_median_journey_duration_per_cohort(journeys_fixture, in_database):
     rows = {
-        row["cohort"]: row
-        for row in selectors.journey_median_durations(in_database=in_database)
+        row["cohort"]: row for row in selectors.journey_median_durations(in_database=in_database)
     }
 
     assert (rows["self_serve"]["completed"], rows["self_serve"]["completed_median"]) == (
@@ -327,19 +332,25 @@ def test_sla_figures_are_the_same_without_routings_selector(sla_fixture):
 
 def test_open_alerts_by_severity(client, ops_user, journey_steps):
     StallAlertFactory(severity=Severity.CRITICAL)
+    StallAlertFactory(severity=Severity.CRITICAL, alert_type=AlertType.SLA_BREACH, step=None)
     StallAlertFactory(
-        severity=Severity.CRITICAL, alert_type=AlertType.SLA_BREACH, step=None
+        severity=Severity.LOW, alert_status=AlertStatus.ASSIGNED, assigned_to=IcUserFactory()
     )
-    StallAlertFactory(severity=Severity.LOW, alert_status=AlertStatus.ASSIGNED,
-                      assigned_to=IcUserFactory())
     StallAlertFactory(severity=Severity.HIGH, alert_status=AlertStatus.RESOLVED)
     client.force_login(ops_user)
 
     rows = export(client, "alerts")
 
     assert rows == [
-        ["severity", "total", "stalled", "abandoned", "error_threshold", "sla_breach",
-         "delivery_failed"],
+        [
+            "severity",
+            "total",
+            "stalled",
+            "abandoned",
+            "error_threshold",
+            "sla_breach",
+            "delivery_failed",
+        ],
         ["critical", "2", "1", "0", "0", "1", "0"],
         ["high", "0", "0", "0", "0", "0", "0"],
         ["medium", "0", "0", "0", "0", "0", "0"],
@@ -377,9 +388,7 @@ def test_charts_are_inline_svg_without_scripts(client, ops_user, funnel_fixture)
     assert "kozea.github.io" not in page
 
 
-def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(
-    client, ops_user, journey_steps
-):
+def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(client, ops_user, journey_steps):
     queue = RoutingQueueFactory()
 
     def make(count):
@@ -391,7 +400,9 @@ def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(
             )
             OrderFactory(merchant=m, status="paid")
             MerchantStepProgressFactory(
-                merchant=m, step=journey_steps[1 + n % 10], status=StepStatus.COMPLETED,
+                merchant=m,
+                step=journey_steps[1 + n % 10],
+                status=StepStatus.COMPLETED,
                 time_spent_seconds=60 * n,
             )
             StallAlertFactory(merchant=m, severity=Severity.HIGH)
