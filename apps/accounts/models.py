@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +90,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         """The zone staff pages use for this user: their own if valid, else the portal's."""
         return self.time_zone if time_zone_valid(self.time_zone) else settings.TIME_ZONE
 
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        """The names of the user's roles (groups), read once per user object (prefetched
+        groups when the caller loaded them). A request's user is loaded once per request, so
+        the page's role check, the navigation and any `has_role` share one query."""
+        return frozenset(group.name for group in self.groups.all())
+
     def has_role(self, role: str) -> bool:
-        # Uses the prefetched groups when the caller loaded them.
-        return any(group.name == role for group in self.groups.all())
+        return role in self.role_names

@@ -23,7 +23,7 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_links": []}
-    user_roles = set(roles.ROLES) if user.is_superuser else {g.name for g in user.groups.all()}
+    user_roles = set(roles.ROLES) if user.is_superuser else user.role_names
     links = []
     for label, name, allowed in NAV:
         if user_roles & allowed:

@@ -44,6 +44,7 @@ PERIODIC_JOBS = (
     PeriodicJob("retention-purge", "apps.compliance.tasks.retention_run", Schedule.DAILY),
     PeriodicJob("sla-sweep", "apps.routing.tasks.sla_sweep", Schedule.MINUTES, 5),
     PeriodicJob("stall-sweep", "apps.progress.tasks.stall_sweep", Schedule.MINUTES, 15),
+    PeriodicJob("ops-figures", "apps.progress.tasks.ops_figures_refresh", Schedule.MINUTES, 5),
     PeriodicJob("sync-retry", "apps.integrations.tasks.sync_retry_due", Schedule.MINUTES, 1),
     PeriodicJob("saga-sweep", "apps.orders.tasks.saga_sweep", Schedule.MINUTES, 5),
     PeriodicJob("leads-reprofile", "apps.leads.tasks.leads_reprofile", Schedule.DAILY),

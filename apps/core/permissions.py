@@ -16,7 +16,8 @@ def user_has_role(user, *roles: str) -> bool:
         return False
     if user.is_superuser:
         return True
-    return user.groups.filter(name__in=roles).exists()
+    # Read once per request with the user (User.role_names), not a query per check.
+    return not user.role_names.isdisjoint(roles)
 
 
 def role_required(*roles: str) -> Callable:

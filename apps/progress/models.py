@@ -252,6 +252,20 @@ OPEN_ALERT_STATUSES = [AlertStatus.OPEN, AlertStatus.ASSIGNED, AlertStatus.IN_PR
 SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
+def severity_rank():
+    """SEVERITY_RANK in SQL. The inbox orders by it and the index `alert_inbox_order` holds
+    this very expression, so the planner walks the index instead of sorting every open
+    alert (PostgreSQL matches an expression index only on the same expression)."""
+    return models.Case(
+        *[
+            models.When(severity=severity.value, then=models.Value(rank))
+            for severity, rank in SEVERITY_RANK.items()
+        ],
+        default=models.Value(0),
+        output_field=models.IntegerField(),
+    )
+
+
 @guard("Pick who takes this alert.")
 def _alert_has_owner(alert):
     return alert.assigned_to_id is not None
@@ -331,6 +345,19 @@ class StallAlert(StateMachineMixin, BaseModel):
         indexes = [
             models.Index(fields=["alert_status"], name="alert_status"),
             models.Index(fields=["severity", "alert_status"], name="alert_severity_status"),
+            # The inbox's order over the open alerts (apps.progress.selectors).
+            models.Index(
+                severity_rank().desc(),
+                models.F("stall_detected_at"),
+                models.F("id"),
+                name="alert_inbox_order",
+                condition=models.Q(alert_status__in=OPEN_ALERT_STATUSES),
+            ),
+            models.Index(
+                fields=["assigned_to"],
+                name="alert_open_assignee",
+                condition=models.Q(alert_status__in=OPEN_ALERT_STATUSES),
+            ),
         ]
 
     def __str__(self):
@@ -406,3 +433,24 @@ class StallPolicy(BaseModel):
 
     def __str__(self):
         return f"{self.get_cohort_display()}: stalled after {self.stalled_after_days} d"
+
+
+class OpsFigures(models.Model):
+    """The ops dashboard's figures as last computed by the `ops-figures` periodic job
+    (apps.progress.ops_figures): one row per set of figures, read by /staff/ops/ in one query
+    instead of aggregating whole tables on every view. Not history-tracked: it is a cache of
+    what the tables say, rewritten in place."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    figures = models.JSONField(default=dict)
+    # The charts as SVG (pygal is slow): rendered once per refresh, not per view.
+    charts = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "ops figures"
+        verbose_name_plural = "ops figures"
+
+    def __str__(self):
+        return f"{self.name} as of {self.computed_at:%Y-%m-%d %H:%M}"

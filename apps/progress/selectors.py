@@ -16,19 +16,16 @@ from datetime import timedelta
 from django.db import connection
 from django.db.models import (
     Aggregate,
-    Case,
     Count,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
     FloatField,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -43,6 +40,7 @@ from apps.progress.models import (
     Severity,
     StallAlert,
     StepStatus,
+    severity_rank,
 )
 
 # An order counts as paid from `paid` on, while it is not refunded or cancelled.
@@ -76,34 +74,64 @@ def database_has_percentile() -> bool:
 # --- Alerts inbox -------------------------------------------------------------------------------
 
 
-def _severity_rank():
-    return Case(
-        *[When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
+UNASSIGNED = "none"
 
 
 def alert_inbox_list(
-    *, severity: str | None = None, alert_type: str | None = None, cohort: str | None = None
-) -> QuerySet[StallAlert]:
-    """Open alerts (open, assigned, in progress), most severe first, then oldest first.
-    `cohort` is the merchant's cohort, or the lead's for an alert about a lead alone."""
-    alerts = (
-        StallAlert.objects.filter(alert_status__in=OPEN_ALERT_STATUSES)
-        .select_related("merchant", "lead", "step", "assigned_to")
-        .annotate(
-            severity_rank=_severity_rank(),
-            cohort=Coalesce("merchant__cohort", "lead__cohort"),
-        )
-    )
+    *,
+    severity: str | None = None,
+    alert_type: str | None = None,
+    cohort: str | None = None,
+    assignee=None,
+) -> QuerySet:
+    """Ids of the open alerts (open, assigned, in progress), most severe first, then oldest
+    first: the inbox pages this, then reads the page's rows with `alert_inbox_rows`.
+    Ordered and counted on the alerts table alone (the index `alert_inbox_order`), so paging
+    through 24k open alerts never joins their merchants, leads and users; only a cohort
+    filter joins (the merchant's cohort, or the lead's for an alert about a lead alone).
+    `assignee`: a user id, or UNASSIGNED for alerts nobody holds."""
+    alerts = StallAlert.objects.filter(alert_status__in=OPEN_ALERT_STATUSES)
     if severity:
         alerts = alerts.filter(severity=severity)
     if alert_type:
         alerts = alerts.filter(alert_type=alert_type)
     if cohort:
-        alerts = alerts.filter(cohort=cohort)
-    return alerts.order_by("-severity_rank", "stall_detected_at", "pk")
+        alerts = alerts.annotate(cohort=Coalesce("merchant__cohort", "lead__cohort")).filter(
+            cohort=cohort
+        )
+    if assignee == UNASSIGNED:
+        alerts = alerts.filter(assigned_to__isnull=True)
+    elif assignee:
+        alerts = alerts.filter(assigned_to_id=assignee)
+    return alerts.order_by(severity_rank().desc(), "stall_detected_at", "pk").values_list(
+        "pk", flat=True
+    )
+
+
+def alert_inbox_rows(*, alert_ids: list) -> list[StallAlert]:
+    """The alerts of one inbox page, in the order of `alert_ids`, with what a card shows."""
+    rows = {
+        alert.pk: alert
+        for alert in StallAlert.objects.select_related("merchant", "lead", "step", "assigned_to")
+        .annotate(cohort=Coalesce("merchant__cohort", "lead__cohort"))
+        .filter(pk__in=alert_ids)
+    }
+    return [rows[pk] for pk in alert_ids if pk in rows]
+
+
+def alert_agent_list() -> list:
+    """Active people who work alerts (IC, AE, ops), for the inbox's "claimed by" filter."""
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts import roles
+
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.IC, roles.AE, roles.OPS])
+        .distinct()
+        .only("id", "email")
+        .order_by("email")
+    )
 
 
 def alert_get(*, alert_id) -> StallAlert | None:
@@ -291,9 +319,7 @@ def funnel_by_cohort() -> list[dict]:
     total = {stage: sum(row[stage] for row in table) for stage, _ in FUNNEL_STAGES}
     table.append({"cohort": "all", "cohort_label": "All cohorts", **total})
     for row in table:
-        row["conversion"] = (
-            round(100 * row["active"] / row["leads"], 1) if row["leads"] else None
-        )
+        row["conversion"] = round(100 * row["active"] / row["leads"], 1) if row["leads"] else None
     return table
 
 
@@ -357,9 +383,7 @@ def queue_sla_stats(*, now=None, use_routing: bool | None = None) -> list[dict]:
         except ImportError:
             routing_stats = None
     if routing_stats is not None:
-        figures = {
-            pk: (stats.ended, stats.met) for pk, stats in routing_stats(queues, now).items()
-        }
+        figures = {pk: (stats.ended, stats.met) for pk, stats in routing_stats(queues, now).items()}
     else:
         figures = _queue_sla_figures(queues, now or timezone.now())
     rows = []

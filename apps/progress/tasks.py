@@ -13,3 +13,12 @@ def events_deliver(event_ids: list[str]) -> int:
     from apps.integrations.tasks import events_deliver as deliver
 
     return deliver(event_ids)
+
+
+def ops_figures_refresh() -> dict:
+    """Scheduled every 5 minutes ("ops-figures", seeded by seed_rules): recompute the ops
+    dashboard's figures."""
+    from apps.progress.ops_figures import ops_figures_refresh as refresh
+
+    row = refresh()
+    return {"computed_at": row.computed_at.isoformat(), "duration_ms": row.duration_ms}

@@ -20,7 +20,7 @@ from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
 from apps.core.pagination import paginate
 from apps.core.permissions import role_required
-from apps.progress import charts, selectors
+from apps.progress import selectors
 from apps.progress.forms import (
     AlertDismissForm,
     AlertFilterForm,
@@ -28,6 +28,7 @@ from apps.progress.forms import (
     AlertResolveForm,
 )
 from apps.progress.models import OPEN_ALERT_STATUSES
+from apps.progress.ops_figures import REFRESH_MINUTES, ops_figures_get
 from apps.progress.services import alert_claim, alert_dismiss, alert_note_add, alert_resolve
 
 INBOX = "progress/alert_inbox.html"
@@ -49,12 +50,14 @@ DISMISSED = "Dismissed."
 @role_required(*ALERT_ROLES)
 @require_GET
 def alert_inbox(request):
-    """Open alerts, most severe then oldest first, filtered by severity, type and cohort."""
-    form = AlertFilterForm(request.GET)
+    """Open alerts, most severe then oldest first, filtered by severity, type, cohort and
+    who holds them. Paged over the alerts table alone; only the page's rows are joined."""
+    form = AlertFilterForm(request.GET, user=request.user, agents=selectors.alert_agent_list())
     status = 200
     if form.is_valid():
         filters = {name: value or None for name, value in form.cleaned_data.items()}
         page = paginate(request, selectors.alert_inbox_list(**filters), per_page=PAGE_SIZE)
+        page.object_list = selectors.alert_inbox_rows(alert_ids=list(page.object_list))
     else:
         status = 400
         page = None
@@ -198,12 +201,12 @@ def _duration(value) -> str:
     return str(round(value.total_seconds()))
 
 
-# export name -> (file name, header, figures(), row(item) -> list)
+# export name -> (file name, header, name of the kept figures, row(item) -> list)
 EXPORTS = {
     "funnel": (
         "funnel-by-cohort",
         ["cohort", "leads", "accounts", "kyb_approved", "paid", "active", "lead_to_active_pct"],
-        selectors.funnel_by_cohort,
+        "funnel",
         lambda r: [
             r["cohort"],
             r["leads"],
@@ -217,13 +220,13 @@ EXPORTS = {
     "dropoff": (
         "dropoff-by-step",
         ["step", "step_name", "in_progress", "stalled", "abandoned"],
-        selectors.dropoff_by_step,
+        "dropoff",
         lambda r: [r["step"], r["step_name"], r["in_progress"], r["stalled"], r["abandoned"]],
     ),
     "step_times": (
         "median-time-in-step",
         ["step", "step_name", "completed", "median_seconds"],
-        selectors.step_median_times,
+        "step_times",
         lambda r: [
             r["step"],
             r["step_name"],
@@ -240,7 +243,7 @@ EXPORTS = {
             "not_completed",
             "not_completed_median_age_seconds",
         ],
-        selectors.journey_median_durations,
+        "journeys",
         lambda r: [
             r["cohort"],
             r["completed"],
@@ -252,7 +255,7 @@ EXPORTS = {
     "sla": (
         "sla-by-queue",
         ["queue", "queue_name", "sla_minutes", "ended", "met", "missed", "met_pct"],
-        selectors.queue_sla_stats,
+        "sla",
         lambda r: [
             r["queue"],
             r["queue_name"],
@@ -274,7 +277,7 @@ EXPORTS = {
             "sla_breach",
             "delivery_failed",
         ],
-        selectors.open_alerts_by_severity,
+        "alerts",
         lambda r: [
             r["severity"],
             r["total"],
@@ -288,20 +291,20 @@ EXPORTS = {
     "integrations": (
         "failed-integrations",
         ["system", "failed", "conflict"],
-        selectors.failed_integrations_by_system,
+        "integrations",
         lambda r: [r["system"], r["failed"], r["conflict"]],
     ),
 }
 UNKNOWN_EXPORT = "Unknown export “{name}”: choose one of {choices}."
 
 
-def _csv_response(name: str) -> HttpResponse:
+def _csv_response(name: str, snapshot) -> HttpResponse:
     filename, header, figures, row = EXPORTS[name]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     writer = csv.writer(response)
     writer.writerow(header)
-    for item in figures():
+    for item in snapshot.figures[figures]:
         writer.writerow(row(item))
     return response
 
@@ -309,32 +312,22 @@ def _csv_response(name: str) -> HttpResponse:
 @role_required(roles.OPS)
 @require_GET
 def ops_dashboard(request):
-    """Funnel, drop-off, time in step, journey duration, SLAs, open alerts, failed syncs;
-    `?export=<table>` downloads one table as CSV."""
+    """Funnel, drop-off, time in step, journey duration, SLAs, open alerts, failed syncs, as
+    kept by the `ops-figures` job (one query, not an aggregate per view; the page says as of
+    when); `?export=<table>` downloads one table as CSV, the same figures."""
     export = request.GET.get("export")
+    if export is not None and export not in EXPORTS:
+        message = UNKNOWN_EXPORT.format(name=export, choices=", ".join(EXPORTS))
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    snapshot = ops_figures_get()
     if export is not None:
-        if export not in EXPORTS:
-            message = UNKNOWN_EXPORT.format(name=export, choices=", ".join(EXPORTS))
-            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-        return _csv_response(export)
-    funnel = selectors.funnel_by_cohort()
-    dropoff = selectors.dropoff_by_step()
-    step_times = selectors.step_median_times()
-    alerts = selectors.open_alerts_by_severity()
+        return _csv_response(export, snapshot)
     context = {
-        "funnel": funnel,
+        **snapshot.figures,
         "funnel_stages": selectors.FUNNEL_STAGES,
-        "dropoff": dropoff,
-        "step_times": step_times,
-        "journeys": selectors.journey_median_durations(),
-        "sla": selectors.queue_sla_stats(),
-        "alerts": alerts,
-        "integrations": selectors.failed_integrations_by_system(),
-        "charts": {
-            "funnel": charts.funnel_chart(funnel),
-            "dropoff": charts.dropoff_chart(dropoff),
-            "step_times": charts.step_time_chart(step_times),
-            "alerts": charts.alerts_chart(alerts),
-        },
+        "charts": snapshot.charts,
+        "figures_as_of": snapshot.computed_at,
+        "figures_stale": snapshot.stale,
+        "refresh_minutes": REFRESH_MINUTES,
     }
     return render(request, DASHBOARD, context)

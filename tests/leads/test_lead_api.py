@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -66,6 +68,15 @@ def test_without_a_key_the_capture_is_refused(anonymous):
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Api-Key"
     assert Lead.objects.count() == 0
+
+
+def test_the_api_key_is_looked_up_once_per_request(marketing):
+    with CaptureQueriesContext(connection) as queries:
+        response = marketing.post("/api/v1/leads", capture_data(), format="json")
+
+    assert response.status_code == 201
+    key_reads = [q for q in queries if 'FROM "rest_framework_api_key_apikey"' in q["sql"]]
+    assert len(key_reads) == 1
 
 
 def test_a_revoked_key_is_refused(anonymous):

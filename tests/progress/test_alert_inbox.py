@@ -160,9 +160,10 @@ def test_an_alert_shows_what_a_person_needs_to_act(client, ic_user):
 
     text = card(client.get(INBOX), alert)
 
-    assert f"Repeated errors: {alert.merchant.legal_business_name}" in text
+    hub = reverse("staff:merchant", args=[alert.merchant.pk])
+    assert f'Repeated errors: <a href="{hub}">{alert.merchant.legal_business_name}</a>' in text
     assert "Assisted" in text
-    assert "3. Qualify for LS Payments (KYB)" in text
+    assert f'<a href="{hub}#step-3">3. Qualify for LS Payments (KYB)</a>' in text
     assert "<td>4</td>" in text
     assert "ae@x.example" in text and "Called" in text
     assert ">Claim</button>" in text
@@ -196,6 +197,59 @@ def test_filters_narrow_the_list(client, ic_user, query, kept):
     page = client.get(INBOX, query).text
 
     assert {name for name, alert in made.items() if f'id="alert-{alert.pk}"' in page} == kept
+
+
+def test_an_alert_about_a_lead_alone_links_to_the_lead(client, ic_user):
+    lead = LeadFactory(business_name="Solo Tacos")
+    alert = StallAlertFactory(merchant=None, step=None, lead=lead, alert_type=AlertType.SLA_BREACH)
+    client.force_login(ic_user)
+
+    text = card(client.get(INBOX), alert)
+
+    lead_page = reverse("leads:staff_lead_detail", args=[lead.pk])
+    assert f'SLA breached: <a href="{lead_page}">Solo Tacos</a>' in text
+
+
+def test_the_claimed_by_filter_keeps_mine_nobodys_or_one_persons(client, ic_user):
+    other = AeUserFactory()
+    mine = alert_for(alert_status=AlertStatus.ASSIGNED, assigned_to=ic_user)
+    theirs = alert_for(alert_status=AlertStatus.ASSIGNED, assigned_to=other)
+    nobodys = alert_for()
+    client.force_login(ic_user)
+
+    def shown(assignee):
+        page = client.get(INBOX, {"assignee": assignee}).text
+        return {
+            name
+            for name, alert in {"mine": mine, "theirs": theirs, "nobodys": nobodys}.items()
+            if f'id="alert-{alert.pk}"' in page
+        }
+
+    assert shown("me") == {"mine"}
+    assert shown("none") == {"nobodys"}
+    assert shown(str(other.pk)) == {"theirs"}
+    assert shown("") == {"mine", "theirs", "nobodys"}
+    assert f'<option value="{other.pk}">{other.email}</option>' in client.get(INBOX).text
+
+
+@pytest.mark.parametrize(
+    "assignee",
+    ["somebody", "00000000-0000-0000-0000-000000000000", "<b>x</b>", "1" * 5000],
+    ids=["word", "unknown-user", "html", "huge"],
+)
+def test_an_unknown_assignee_is_a_400_with_a_message(client, ic_user, assignee):
+    alert = alert_for()
+    merchant_user = MerchantUserFactory()  # not someone who works alerts
+    client.force_login(ic_user)
+
+    response = client.get(INBOX, {"assignee": assignee})
+    not_an_agent = client.get(INBOX, {"assignee": str(merchant_user.pk)})
+
+    for answer in (response, not_an_agent):
+        assert answer.status_code == 400
+        assert views.FILTERS_INVALID in answer.text
+        assert f"alert-{alert.pk}" not in answer.text
+    assert "<b>x</b>" not in response.text
 
 
 def test_filters_as_an_htmx_swap_answer_the_list_alone(client, ic_user):
@@ -254,8 +308,11 @@ def test_the_inbox_costs_the_same_queries_for_3_or_40_alerts(client, ic_user):
     make(37)
     with CaptureQueriesContext(connection) as many:
         assert client.get(INBOX).status_code == 200
+    with CaptureQueriesContext(connection) as filtered:
+        query = {"severity": "critical", "cohort": "self_serve", "assignee": "none"}
+        assert client.get(INBOX, query).status_code == 200
 
-    assert len(few) == len(many)
+    assert len(few) == len(many) == len(filtered)
 
 
 # --- claim ------------------------------------------------------------------------------------

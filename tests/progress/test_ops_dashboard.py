@@ -11,11 +11,13 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_q.models import Schedule
 
+from apps.core.jobs import PERIODIC_JOBS_BY_NAME
 from apps.integrations.models import ExternalSystem, SyncStatus
 from apps.leads.models import Cohort
 from apps.merchants.choices import CheckStatus, JourneyStatus
-from apps.progress import selectors, views
+from apps.progress import ops_figures, selectors, tasks, views
 from apps.progress.models import AlertStatus, AlertType, Severity, StepStatus
 from tests.accounts.factories import (
     AeUserFactory,
@@ -151,7 +153,13 @@ def test_the_funnel_table_and_its_csv(client, ops_user, funnel_fixture):
     assert "<td>7</td><td>5</td><td>4</td><td>2</td><td>1</td>" in page
     assert "<td>14.3 %</td>" in page
     assert rows[0] == [
-        "cohort", "leads", "accounts", "kyb_approved", "paid", "active", "lead_to_active_pct"
+        "cohort",
+        "leads",
+        "accounts",
+        "kyb_approved",
+        "paid",
+        "active",
+        "lead_to_active_pct",
     ]
     assert rows[1:] == [
         ["self_serve", "7", "5", "4", "2", "1", "14.3"],
@@ -258,8 +266,7 @@ def journeys_fixture(frozen, journey_steps):
 @pytest.mark.parametrize("in_database", [True, False], ids=["percentile_cont", "python"])
 def test_median_journey_duration_per_cohort(journeys_fixture, in_database):
     rows = {
-        row["cohort"]: row
-        for row in selectors.journey_median_durations(in_database=in_database)
+        row["cohort"]: row for row in selectors.journey_median_durations(in_database=in_database)
     }
 
     assert (rows["self_serve"]["completed"], rows["self_serve"]["completed_median"]) == (
@@ -325,19 +332,25 @@ def test_sla_figures_are_the_same_without_routings_selector(sla_fixture):
 
 def test_open_alerts_by_severity(client, ops_user, journey_steps):
     StallAlertFactory(severity=Severity.CRITICAL)
+    StallAlertFactory(severity=Severity.CRITICAL, alert_type=AlertType.SLA_BREACH, step=None)
     StallAlertFactory(
-        severity=Severity.CRITICAL, alert_type=AlertType.SLA_BREACH, step=None
+        severity=Severity.LOW, alert_status=AlertStatus.ASSIGNED, assigned_to=IcUserFactory()
     )
-    StallAlertFactory(severity=Severity.LOW, alert_status=AlertStatus.ASSIGNED,
-                      assigned_to=IcUserFactory())
     StallAlertFactory(severity=Severity.HIGH, alert_status=AlertStatus.RESOLVED)
     client.force_login(ops_user)
 
     rows = export(client, "alerts")
 
     assert rows == [
-        ["severity", "total", "stalled", "abandoned", "error_threshold", "sla_breach",
-         "delivery_failed"],
+        [
+            "severity",
+            "total",
+            "stalled",
+            "abandoned",
+            "error_threshold",
+            "sla_breach",
+            "delivery_failed",
+        ],
         ["critical", "2", "1", "0", "0", "1", "0"],
         ["high", "0", "0", "0", "0", "0", "0"],
         ["medium", "0", "0", "0", "0", "0", "0"],
@@ -375,9 +388,7 @@ def test_charts_are_inline_svg_without_scripts(client, ops_user, funnel_fixture)
     assert "kozea.github.io" not in page
 
 
-def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(
-    client, ops_user, journey_steps
-):
+def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(client, ops_user, journey_steps):
     queue = RoutingQueueFactory()
 
     def make(count):
@@ -389,7 +400,9 @@ def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(
             )
             OrderFactory(merchant=m, status="paid")
             MerchantStepProgressFactory(
-                merchant=m, step=journey_steps[1 + n % 10], status=StepStatus.COMPLETED,
+                merchant=m,
+                step=journey_steps[1 + n % 10],
+                status=StepStatus.COMPLETED,
                 time_spent_seconds=60 * n,
             )
             StallAlertFactory(merchant=m, severity=Severity.HIGH)
@@ -398,10 +411,70 @@ def test_the_dashboard_costs_the_same_queries_for_few_or_many_rows(
 
     client.force_login(ops_user)
     make(2)
+    tasks.ops_figures_refresh()
     with CaptureQueriesContext(connection) as few:
         assert client.get(DASHBOARD).status_code == 200
     make(25)
+    tasks.ops_figures_refresh()
     with CaptureQueriesContext(connection) as many:
         assert client.get(DASHBOARD).status_code == 200
 
     assert len(few) == len(many)
+    # The session, the user, the user's roles and the kept figures: no aggregate per view.
+    assert len(many) <= 4
+
+
+# --- figures kept by the ops-figures job ---------------------------------------------------------
+
+
+def test_the_page_shows_the_kept_figures_as_of_their_time_until_the_job_runs(
+    client, ops_user, funnel_fixture
+):
+    client.force_login(ops_user)
+    with time_machine.travel(NOW, tick=False):
+        first = client.get(DASHBOARD).text  # never computed yet: computed once, now
+    LeadFactory.create_batch(3, cohort=Cohort.SELF_SERVE)
+
+    with time_machine.travel(NOW + 2 * 60 * SECOND, tick=False):
+        before_job = client.get(DASHBOARD).text
+        csv_before = export(client, "funnel")
+        tasks.ops_figures_refresh()
+        after_job = client.get(DASHBOARD).text
+
+    assert "<td>7</td><td>5</td><td>4</td><td>2</td><td>1</td>" in first
+    assert 'Figures as of <time datetime="2026-03-02T12:00:00+00:00">' in before_job
+    assert "<td>7</td><td>5</td><td>4</td><td>2</td><td>1</td>" in before_job
+    assert csv_before[1] == ["self_serve", "7", "5", "4", "2", "1", "14.3"]
+    assert 'Figures as of <time datetime="2026-03-02T12:02:00+00:00">' in after_job
+    assert "<td>10</td><td>5</td><td>4</td><td>2</td><td>1</td>" in after_job
+
+
+def test_the_kept_figures_are_the_straightforward_computation(
+    funnel_fixture, journeys_fixture, sla_fixture
+):
+    kept = ops_figures.ops_figures_refresh()
+    snapshot = ops_figures.ops_figures_get()
+
+    # Every table as the selectors compute it, journey durations back as timedeltas.
+    assert snapshot.figures == {name: compute() for name, compute in ops_figures.FIGURES.items()}
+    assert snapshot.computed_at == kept.computed_at == NOW
+    assert set(snapshot.charts) == {"funnel", "dropoff", "step_times", "alerts"}
+    assert not snapshot.stale
+
+
+def test_figures_the_job_stopped_refreshing_are_flagged(client, ops_user, funnel_fixture):
+    client.force_login(ops_user)
+    with time_machine.travel(NOW, tick=False):
+        fresh = client.get(DASHBOARD).text
+    with time_machine.travel(NOW + ops_figures.STALE_AFTER + SECOND, tick=False):
+        stale = client.get(DASHBOARD).text
+
+    assert "has not run since" not in fresh
+    assert "the scheduled job “ops-figures” has not run since" in stale
+
+
+def test_the_ops_figures_job_is_a_periodic_job_every_five_minutes():
+    job = PERIODIC_JOBS_BY_NAME["ops-figures"]
+
+    assert job.func == "apps.progress.tasks.ops_figures_refresh"
+    assert (job.schedule_type, job.minutes) == (Schedule.MINUTES, ops_figures.REFRESH_MINUTES)
