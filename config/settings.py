@@ -275,9 +275,19 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "label": "Background tasks",
     "sync": env.bool("Q_SYNC", default=False),
+    # ORM broker only: seconds an idle cluster waits between looks at the queue (one SELECT
+    # each). django-q2's 0.2 s costs ~5 transactions a second per idle cluster; the Redis
+    # broker blocks on the list instead and does not poll.
+    "poll": env.float("Q_POLL", default=1.0),
 }
 if Q_BROKER == "redis":
-    Q_CLUSTER["redis"] = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    Q_CLUSTER["redis"] = REDIS_URL
+    # Shared by every process: the outbox's "one dispatch request at a time" key lives here
+    # (apps/integrations/dispatch.py). With the ORM broker each process keeps its own.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     Q_CLUSTER["orm"] = "default"
 

@@ -54,6 +54,7 @@ TASKS = frozenset(
     {
         "apps.accounts.tasks.password_reset_email_send",
         "apps.integrations.tasks.event_deliver",
+        "apps.integrations.tasks.events_dispatch",
         "apps.integrations.tasks.webhook_process",
         "apps.integrations.tasks.sync_push_now",
         "apps.integrations.tasks.sandbox_webhook_send",

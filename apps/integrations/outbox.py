@@ -5,16 +5,16 @@ machines"): transition, history who/why, save and its event, in one transaction.
 Every domain app writes through here; this module imports no domain app."""
 
 from django.db import transaction
-from django_q.tasks import async_task
 
 from apps.core.fsm import transition_apply
+from apps.integrations.dispatch import dispatch_request
 from apps.integrations.models import IntegrationEvent
-
-DELIVER_TASK = "apps.integrations.tasks.event_deliver"
 
 
 def enqueue_delivery(event_id) -> None:
-    async_task(DELIVER_TASK, str(event_id), task_name=f"event:{event_id}")
+    """Have a committed event delivered: a dispatch is requested (at most one waits at a
+    time, see dispatch.py), never one task per event."""
+    dispatch_request([event_id])
 
 
 def event_emit(
@@ -36,8 +36,8 @@ def event_emit(
         causation_id=causation_id,
         partition_key=str(aggregate.pk),
     )
-    # robust: the change is committed whatever happens to the enqueue (broker away, database
-    # blip); a delivery not enqueued is picked up by the outbox sweep, never a 500.
+    # robust: the change is committed whatever happens to the request (broker away, database
+    # blip); an event nobody dispatched is picked up by the outbox sweep, never a 500.
     transaction.on_commit(lambda: enqueue_delivery(event.pk), robust=True)
     return event
 

@@ -10,6 +10,13 @@ def event_deliver(event_id: str):
     return bool(event and event.published)
 
 
+def events_dispatch():
+    """Deliver due outbox events in batches (apps/integrations/dispatch.py)."""
+    from apps.integrations.dispatch import events_dispatch as dispatch
+
+    return dispatch()
+
+
 def events_sweep():
     return services.events_sweep_unpublished()
 
