@@ -265,6 +265,9 @@ SPECTACULAR_SETTINGS = {
 Q_BROKER = env("Q_BROKER", default="orm")  # "orm" or "redis"
 Q_CLUSTER = {
     "name": "onboarding",
+    # The queue's name on the broker: clusters of one deployment share it. Another deployment
+    # (or a test run) on the same Redis sets its own.
+    "cluster_name": env("Q_CLUSTER_NAME", default="onboarding"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=60),
     "retry": env.int("Q_RETRY", default=90),
@@ -286,7 +289,12 @@ if Q_BROKER == "redis":
     # Shared by every process: the outbox's "one dispatch request at a time" key lives here
     # (apps/integrations/dispatch.py). With the ORM broker each process keeps its own.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two deployments (or a test run) on one Redis keep their keys apart.
+            "KEY_PREFIX": Q_CLUSTER["cluster_name"],
+        }
     }
 else:
     Q_CLUSTER["orm"] = "default"
