@@ -5,19 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0006_webhook_ignored_reason'),
+        ("integrations", "0006_webhook_ignored_reason"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='integrationevent',
-            name='available_at',
+            model_name="integrationevent",
+            name="available_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.AddIndex(
-            model_name='integrationevent',
-            index=models.Index(condition=models.Q(('published', False)), fields=['available_at'], name='event_due'),
+            model_name="integrationevent",
+            index=models.Index(
+                condition=models.Q(("published", False)), fields=["available_at"], name="event_due"
+            ),
         ),
     ]
