@@ -10,7 +10,7 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="tests/leads -x"
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv
+.PHONY: run test lint venv serve-prod
 
 venv: $(INSTALLED)
 
@@ -35,6 +35,20 @@ run: $(INSTALLED) .env
 	@echo "Demo logins (merchant, ae, ic, compliance, ops): printed above by manage.py seed_demo."
 	@echo
 	PORT=$(PORT) bin/serve
+
+# Production-shaped serving: the Procfile's web (gunicorn) and worker (qcluster) processes
+# under honcho, on PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). Counts from the
+# environment: WEB_CONCURRENCY x WEB_THREADS web, WORKER_COUNT clusters of Q_WORKERS each.
+# Needs the production settings in the environment or .env (README "Scaling out").
+WORKER_COUNT ?= 2
+serve-prod: $(INSTALLED)
+	$(PY) bin/check-postgres
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py seed_rules
+	# -e /dev/null: settings read .env themselves; the environment given here wins over it.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" Q_BROKER="$${Q_BROKER:-redis}" \
+		$(VENV)/bin/honcho start -e /dev/null -f Procfile -c worker=$(WORKER_COUNT)
 
 test: $(INSTALLED)
 	$(PY) bin/check-postgres

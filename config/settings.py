@@ -270,6 +270,9 @@ SPECTACULAR_SETTINGS = {
 Q_BROKER = env("Q_BROKER", default="orm")  # "orm" or "redis"
 Q_CLUSTER = {
     "name": "onboarding",
+    # The queue's name on the broker: clusters of one deployment share it. Another deployment
+    # (or a test run) on the same Redis sets its own.
+    "cluster_name": env("Q_CLUSTER_NAME", default="onboarding"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=60),
     "retry": env.int("Q_RETRY", default=90),
@@ -280,9 +283,24 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "label": "Background tasks",
     "sync": env.bool("Q_SYNC", default=False),
+    # ORM broker only: seconds an idle cluster waits between looks at the queue (one SELECT
+    # each). django-q2's 0.2 s costs ~5 transactions a second per idle cluster; the Redis
+    # broker blocks on the list instead and does not poll.
+    "poll": env.float("Q_POLL", default=1.0),
 }
 if Q_BROKER == "redis":
-    Q_CLUSTER["redis"] = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    Q_CLUSTER["redis"] = REDIS_URL
+    # Shared by every process: the outbox's "one dispatch request at a time" key lives here
+    # (apps/integrations/dispatch.py). With the ORM broker each process keeps its own.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two deployments (or a test run) on one Redis keep their keys apart.
+            "KEY_PREFIX": Q_CLUSTER["cluster_name"],
+        }
+    }
 else:
     Q_CLUSTER["orm"] = "default"
 

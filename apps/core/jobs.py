@@ -65,6 +65,7 @@ TASKS = frozenset(
         "apps.integrations.tasks.event_deliver",
         "apps.integrations.tasks.events_deliver",
         "apps.leads.tasks.leads_reprofile_chunk",
+        "apps.integrations.tasks.events_dispatch",
         "apps.integrations.tasks.webhook_process",
         "apps.integrations.tasks.sync_push_now",
         "apps.integrations.tasks.sandbox_webhook_send",

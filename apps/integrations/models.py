@@ -26,6 +26,10 @@ class IntegrationEvent(models.Model):
     publish_attempts = models.PositiveIntegerField(default=0)
     last_publish_error = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When a dispatcher may take it next (apps/integrations/dispatch.py): now for a new event,
+    # the end of a claim's lease while a dispatcher holds it, the end of the backoff after a
+    # failed delivery.
+    available_at = models.DateTimeField(default=timezone.now)
     partition_key = models.CharField(max_length=50, blank=True)
 
     class Meta:
@@ -35,6 +39,12 @@ class IntegrationEvent(models.Model):
             models.Index(
                 fields=["occurred_at"],
                 name="event_unpublished",
+                condition=models.Q(published=False),
+            ),
+            # The dispatcher's claim: due unpublished events, oldest first.
+            models.Index(
+                fields=["available_at"],
+                name="event_due",
                 condition=models.Q(published=False),
             ),
         ]

@@ -5,17 +5,17 @@ machines"): transition, history who/why, save and its event, in one transaction.
 Every domain app writes through here; this module imports no domain app."""
 
 from django.db import transaction
-from django_q.tasks import async_task
 
 from apps.core.db import rows_insert
 from apps.core.fsm import transition_apply
+from apps.integrations.dispatch import dispatch_request
 from apps.integrations.models import IntegrationEvent
-
-DELIVER_TASK = "apps.integrations.tasks.event_deliver"
 
 
 def enqueue_delivery(event_id) -> None:
-    async_task(DELIVER_TASK, str(event_id), task_name=f"event:{event_id}")
+    """Have a committed event delivered: a dispatch is requested (at most one waits at a
+    time, see dispatch.py), never one task per event."""
+    dispatch_request([event_id])
 
 
 def event_build(
@@ -56,28 +56,22 @@ def event_emit(
         causation_id=causation_id,
     )
     event.save(force_insert=True)
-    # robust: the change is committed whatever happens to the enqueue (broker away, database
-    # blip); a delivery not enqueued is picked up by the outbox sweep, never a 500.
+    # robust: the change is committed whatever happens to the request (broker away, database
+    # blip); an event nobody dispatched is picked up by the outbox sweep, never a 500.
     transaction.on_commit(lambda: enqueue_delivery(event.pk), robust=True)
     return event
 
 
-EVENTS_PER_TASK = 50
-DELIVER_MANY_TASK = "apps.integrations.tasks.events_deliver"
-
-
 def events_enqueue(event_ids: list) -> None:
-    """Enqueue the delivery of many events, EVENTS_PER_TASK per task."""
-    ids = [str(event_id) for event_id in event_ids]
-    for start in range(0, len(ids), EVENTS_PER_TASK):
-        chunk = ids[start : start + EVENTS_PER_TASK]
-        async_task(DELIVER_MANY_TASK, chunk, task_name=f"events:{chunk[0]}")
+    """Have many committed events delivered: one dispatch request for the set (the
+    dispatcher claims them in batches), never one task per event or chunk."""
+    dispatch_request(list(event_ids))
 
 
 def events_emit(events: list[IntegrationEvent]) -> list[IntegrationEvent]:
     """Record many events (built with event_build) with one INSERT (COPY) in the caller's
-    transaction: the set-based sweeps' outbox. After commit their delivery is enqueued,
-    EVENTS_PER_TASK per task (the outbox sweep delivers any whose task is lost)."""
+    transaction: the set-based sweeps' outbox. After commit one dispatch is requested (the
+    outbox sweep delivers any event nobody dispatched)."""
     if not events:
         return events
     rows_insert(IntegrationEvent, events)  # one COPY on PostgreSQL

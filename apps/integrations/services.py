@@ -1,58 +1,35 @@
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
-from apps.integrations import registry
+from apps.integrations import dispatch
 from apps.integrations.models import ExternalSystemSync, IntegrationEvent, WebhookEvent
-from apps.integrations.outbox import enqueue_delivery, transition_perform
+from apps.integrations.outbox import transition_perform
 
 
 def event_deliver(*, event_id) -> IntegrationEvent | None:
-    """Run the event's handlers and mark it published. Safe to call twice: the row is
-    locked and a published event is left alone."""
-    with transaction.atomic():
-        event = IntegrationEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.published:
-            return event
-        event.publish_attempts += 1
-        try:
-            for handler in registry.handlers_for(event.event_type):
-                handler(event)
-        except Exception as exc:
-            # Keep the attempt count and the error; the sweep delivers it again later.
-            transaction.set_rollback(True)
-            error = f"{type(exc).__name__}: {exc}"
-        else:
-            event.published = True
-            event.published_at = timezone.now()
-            event.last_publish_error = ""
-            event.save(
-                update_fields=[
-                    "published",
-                    "published_at",
-                    "publish_attempts",
-                    "last_publish_error",
-                ]
-            )
-            return event
-    IntegrationEvent.objects.filter(pk=event_id).update(
-        publish_attempts=event.publish_attempts, last_publish_error=error[:2000]
-    )
-    return None
+    """Deliver one event now if it is due (the dispatcher's claim: never while another
+    dispatcher holds it). Returns the event when it is published (now or before), None when
+    its delivery failed; an event held elsewhere is returned unpublished."""
+    events = dispatch.events_claim(limit=1, event_ids=[event_id])
+    if not events:
+        return IntegrationEvent.objects.filter(pk=event_id).first()
+    published = dispatch.events_deliver(events)
+    return published[0] if published else None
 
 
 def events_sweep_unpublished(*, older_than: timedelta = timedelta(minutes=1)) -> int:
-    """Enqueue again every event still unpublished after `older_than` (its on-commit
-    enqueue was lost, or its handler failed). Returns how many were enqueued."""
-    cutoff = timezone.now() - older_than
+    """The scheduled outbox sweep: if events have been due for over `older_than` (their
+    dispatch request was lost, their retry time came, their dispatcher died), request one
+    dispatch; nothing is enqueued per event, so a backlog is never multiplied. Returns how
+    many such events there are (up to 500)."""
     ids = list(
-        IntegrationEvent.objects.filter(published=False, occurred_at__lte=cutoff)
-        .order_by("occurred_at")
+        dispatch.events_due(older_than=older_than)
+        .order_by("available_at")
         .values_list("pk", flat=True)[:500]
     )
-    for event_id in ids:
-        enqueue_delivery(event_id)
+    if ids:
+        dispatch.dispatch_request(ids)
     return len(ids)
 
 

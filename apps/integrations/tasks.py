@@ -21,6 +21,13 @@ def events_deliver(event_ids: list[str]) -> int:
     return published
 
 
+def events_dispatch():
+    """Deliver due outbox events in batches (apps/integrations/dispatch.py)."""
+    from apps.integrations.dispatch import events_dispatch as dispatch
+
+    return dispatch()
+
+
 def events_sweep():
     return services.events_sweep_unpublished()
 

@@ -27,6 +27,7 @@ def _crm():
 
     return get_provider(SYSTEM)
 
+
 OPPORTUNITY_STAGE = {
     "self_serve": "Self-Serve Funnel",
     "ae_assisted": "AE Qualification",
@@ -70,9 +71,10 @@ def crm_lead_fields(lead) -> dict:
     }
 
 
-def _merge_remote(sync: ExternalSystemSync, lead, local: dict) -> dict:
-    """Compare with the CRM's current lead; raise SyncConflict or pull remote-only contact
-    edits into the lead. Returns the fields to push."""
+def _merge_remote(sync: ExternalSystemSync, lead, local: dict) -> tuple[dict, dict]:
+    """Compare with the CRM's current lead; raise SyncConflict, or return the fields to push
+    and the remote-only contact edits to pull into the lead (applied to `lead` in memory;
+    the caller writes them after its remote calls)."""
     remote = _crm().get_lead(crm_lead_id=sync.external_entity_id)["fields"]
     base = sync.synced_snapshot or {}
     remote_changed = {f for f, v in remote.items() if f in base and base[f] != v}
@@ -86,34 +88,41 @@ def _merge_remote(sync: ExternalSystemSync, lead, local: dict) -> dict:
     pulled = {
         CONTACT_FIELDS[f]: remote[f] for f in remote_changed - local_changed if f in CONTACT_FIELDS
     }
-    if pulled:
-        _lead_save_from_crm(lead, reason="pulled from CRM", **pulled)
-        local = crm_lead_fields(lead)
-    return local
+    for name, value in pulled.items():
+        setattr(lead, name, value)
+    return (crm_lead_fields(lead) if pulled else local), pulled
 
 
-def _lead_save_from_crm(lead, *, reason: str, **fields) -> None:
-    """Apply values that come from the CRM. No lead.updated event: pushing them back to the
-    CRM they came from would be an echo."""
+def _lead_save_from_crm(lead_id, *, reason: str, **fields) -> None:
+    """Apply values that come from the CRM to the lead, read fresh under its lock (only these
+    fields are written, so a change made meanwhile is kept). No lead.updated event: pushing
+    them back to the CRM they came from would be an echo."""
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
     for name, value in fields.items():
         setattr(lead, name, value)
-    save_tracked(lead, actor=None, reason=f"crm_sync: {reason}")
+    save_tracked(
+        lead, actor=None, reason=f"crm_sync: {reason}", update_fields=[*fields, "updated_at"]
+    )
 
 
 @registers_push("lead", SYSTEM)
 def crm_push_lead(sync: ExternalSystemSync, event) -> str:
-
+    """Runs under the sync row's lock (delivery.sync_push). The lead row is locked only after
+    the remote calls, to write back what the CRM gave: sync row first, then the lead, the
+    one order every path takes."""
     lead = Lead.objects.get(pk=sync.entity_id)
-    fields = crm_lead_fields(lead)
+    fields, pulled = crm_lead_fields(lead), {}
     if sync.external_entity_id:
-        fields = _merge_remote(sync, lead, fields)
+        fields, pulled = _merge_remote(sync, lead, fields)
     result = _crm().upsert_lead(
         idempotency_key=str(event.pk), lead={"lead_id": str(lead.pk), "fields": fields}
     )
     crm_lead_id = result["crm_lead_id"]
     sync.synced_snapshot = fields
+    if pulled:
+        _lead_save_from_crm(lead.pk, reason="pulled from CRM", **pulled)
     if lead.crm_lead_id != crm_lead_id:
-        _lead_save_from_crm(lead, reason="CRM id", crm_lead_id=crm_lead_id)
+        _lead_save_from_crm(lead.pk, reason="CRM id", crm_lead_id=crm_lead_id)
     return crm_lead_id
 
 
@@ -122,7 +131,7 @@ def _on_lead_event(event) -> None:
 
 
 for _event_type in LEAD_EVENTS:
-    registry.handles(_event_type)(_on_lead_event)
+    registry.handles(_event_type, latest_only=True)(_on_lead_event)
 
 
 def crm_conflict_resolve(*, sync: ExternalSystemSync, keep: str, actor) -> ExternalSystemSync:
@@ -136,12 +145,15 @@ def crm_conflict_resolve(*, sync: ExternalSystemSync, keep: str, actor) -> Exter
         raise DomainError("This sync has no conflict to resolve.", code="no_conflict")
     remote = _crm().get_lead(crm_lead_id=sync.external_entity_id)["fields"]
     with transaction.atomic():
+        # Sync row first, then the lead: the order of every push (no deadlock with one).
+        ExternalSystemSync.objects.select_for_update().filter(pk=sync.pk).first()
         if keep == "theirs":
-            lead = Lead.objects.get(pk=sync.entity_id)
             pulled = {
                 CONTACT_FIELDS[f]: remote[f] for f in sync.conflict_fields if f in CONTACT_FIELDS
             }
-            _lead_save_from_crm(lead, reason="conflict resolved: kept the CRM's values", **pulled)
+            _lead_save_from_crm(
+                sync.entity_id, reason="conflict resolved: kept the CRM's values", **pulled
+            )
         # The CRM's current values become the agreed base: only our side differs now.
         sync.synced_snapshot = {**sync.synced_snapshot, **remote}
         sync_retry_now(sync=sync, actor=actor, reason=f"conflict resolved: kept {keep}")

@@ -3,6 +3,8 @@ Delivery is at least once: each handler re-reads the lead and is idempotent."""
 
 from apps.integrations import registry
 from apps.leads.models import Lead
+from apps.routing.models import QueueAssignment
+from apps.routing.services.auto_assign import assignment_auto_assign
 from apps.routing.services.routing import lead_route
 
 
@@ -24,3 +26,14 @@ def route_profiled_lead(event) -> None:
     if lead is None:
         return
     lead_route(lead=lead, actor=_actor(event))
+
+
+@registry.handles("assignment.queued")
+def auto_assign_queued(event) -> None:
+    """An item queued in an auto-assign queue is offered to an agent (one outbox delivery in
+    the dispatcher's batch rather than a broker task per item; idempotent: an item already
+    taken is left alone)."""
+    item = QueueAssignment.objects.select_related("queue").filter(pk=event.aggregate_id).first()
+    if item is None or not item.queue.auto_assign:
+        return
+    assignment_auto_assign(assignment=item)

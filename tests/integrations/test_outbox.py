@@ -58,7 +58,7 @@ def test_delivering_an_event_twice_runs_its_handlers_once(received):
     assert received == [event.pk]
 
 
-def test_a_failing_handler_keeps_the_event_for_the_sweep(received):
+def test_a_failing_handler_keeps_the_event_for_a_retry_after_its_backoff(received):
     def broken(event):
         raise ConnectionError("CRM down")
 
@@ -68,10 +68,13 @@ def test_a_failing_handler_keeps_the_event_for_the_sweep(received):
     assert event.published is False
     assert event.publish_attempts == 1
     assert "CRM down" in event.last_publish_error
+    assert event.available_at > timezone.now()  # not taken again before its backoff ends
+    assert services.events_sweep_unpublished() == 0
 
     registry._handlers["test.happened"].remove(broken)
     IntegrationEvent.objects.filter(pk=event.pk).update(
-        occurred_at=timezone.now() - timedelta(minutes=5)
+        occurred_at=timezone.now() - timedelta(minutes=5),
+        available_at=timezone.now() - timedelta(seconds=1),
     )
     assert services.events_sweep_unpublished() == 1
     event.refresh_from_db()

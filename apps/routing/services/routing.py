@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import event_emit
@@ -26,7 +25,6 @@ from apps.routing.models import (
     RoutingQueue,
 )
 from apps.routing.services.assignments import assignment_withdraw
-from apps.routing.services.auto_assign import AUTO_ASSIGN_TASK
 from apps.routing.services.checks import _require_reason
 
 logger = logging.getLogger("apps.routing")
@@ -51,7 +49,9 @@ def assignment_enqueue(
     actor=None,
 ) -> QueueAssignment:
     """Put a lead or merchant in a queue; its SLA clock starts now. In an auto-assign queue
-    the item is offered to an agent once this transaction commits."""
+    the item is offered to an agent by the outbox handler of its assignment.queued event
+    (routing/handlers.py): in the dispatcher's batches, and found again by the outbox sweep
+    if that delivery is lost."""
     now = timezone.now()
     warn_at, due_at = queue.sla_deadlines(now)  # business time when the queue has a calendar
     assignment = QueueAssignment(
@@ -71,9 +71,6 @@ def assignment_enqueue(
             aggregate=assignment,
             payload={"queue": queue.code, "priority": priority},
         )
-        if queue.auto_assign:
-            assignment_id = str(assignment.pk)
-            transaction.on_commit(lambda: async_task(AUTO_ASSIGN_TASK, assignment_id))
     return assignment
 
 
