@@ -3,6 +3,7 @@ transitions run through the services, audit rows stay read-only, roles see what 
 and no raw PII reaches a page."""
 
 import uuid
+from datetime import date, time
 from decimal import Decimal
 
 import pytest
@@ -74,11 +75,20 @@ from apps.progress.models import (
     AlertStatus,
     JourneyStep,
     MerchantStepProgress,
+    OpsFigures,
     StallAlert,
     StallPolicy,
 )
 from apps.progress.services import alert_claim, step_start
-from apps.routing.models import AssignmentNote, CohortRule, QueueAssignment, RoutingQueue
+from apps.routing.models import (
+    AssignmentNote,
+    BusinessCalendar,
+    BusinessHoliday,
+    BusinessHours,
+    CohortRule,
+    QueueAssignment,
+    RoutingQueue,
+)
 from apps.routing.services.claims import assignment_assign
 from tests.accounts.factories import UserFactory
 from tests.compliance.factories import (
@@ -270,7 +280,24 @@ BUILDERS = {
     AccessLog: lambda: _access(AccessLog),
     RecoveryRun: lambda: RecoveryRun.objects.create(kind="webhooks", stuck=2, recovered=2),
     RecoveryClaim: lambda: RecoveryClaim.objects.create(kind="webhooks", object_id=uuid.uuid4()),
+    BusinessCalendar: lambda: _calendar(),
+    BusinessHours: lambda: BusinessHours.objects.create(
+        calendar=_calendar(), weekday=0, opens_at=time(9), closes_at=time(17)
+    ),
+    BusinessHoliday: lambda: BusinessHoliday.objects.create(
+        calendar=_calendar(), date=date(2026, 12, 25), name="Christmas Day"
+    ),
+    OpsFigures: lambda: OpsFigures.objects.create(
+        name=f"f-{uuid.uuid4().hex[:8]}", computed_at=timezone.now()
+    ),
 }
+
+
+def _calendar():
+    return BusinessCalendar.objects.create(
+        name=f"Calendar {uuid.uuid4().hex[:8]}", time_zone="America/New_York"
+    )
+
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 REGISTERED_MODELS = [model for model, _ in REGISTRY]

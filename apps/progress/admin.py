@@ -1,7 +1,13 @@
 from django.contrib import admin
 
-from apps.core.admin import TrackedAdmin, transition_action
-from apps.progress.models import JourneyStep, MerchantStepProgress, StallAlert, StallPolicy
+from apps.core.admin import ReadOnlyAdminMixin, TrackedAdmin, transition_action
+from apps.progress.models import (
+    JourneyStep,
+    MerchantStepProgress,
+    OpsFigures,
+    StallAlert,
+    StallPolicy,
+)
 from apps.progress.services import (
     alert_claim,
     alert_dismiss,
@@ -208,3 +214,11 @@ class StallPolicyAdmin(TrackedAdmin):
     list_filter = ("cohort",)
     search_fields = ("cohort",)
     list_select_related = ("intervention_queue",)
+
+
+@admin.register(OpsFigures)
+class OpsFiguresAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The ops dashboard's kept figures (written by the "ops-figures" job), for reading."""
+
+    list_display = ("name", "computed_at", "duration_ms")
+    search_fields = ("name",)

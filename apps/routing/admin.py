@@ -62,6 +62,29 @@ class BusinessCalendarAdmin(TrackedAdmin):
     inlines = [BusinessHoursInline, BusinessHolidayInline]
 
 
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(admin.ModelAdmin):
+    """Working hours across calendars (each calendar's page edits its own inline)."""
+
+    list_display = ("calendar", "weekday", "opens_at", "closes_at")
+    list_filter = ("calendar", "weekday")
+    list_select_related = ("calendar",)
+    search_fields = ("calendar__name",)
+    ordering = ("calendar__name", "weekday", "opens_at")
+
+
+@admin.register(BusinessHoliday)
+class BusinessHolidayAdmin(admin.ModelAdmin):
+    """Holidays across calendars, by date (each calendar's page edits its own inline)."""
+
+    list_display = ("date", "name", "calendar")
+    list_filter = ("calendar",)
+    list_select_related = ("calendar",)
+    search_fields = ("name", "calendar__name")
+    date_hierarchy = None
+    ordering = ("-date",)
+
+
 @admin.register(RoutingQueue)
 class RoutingQueueAdmin(TrackedAdmin):
     list_select_related = ("business_calendar",)
