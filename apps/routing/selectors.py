@@ -32,8 +32,10 @@ ITEM_ORDER = ("-priority", "queued_at", "pk")
 # --- SLA clock (computed, never stored) -----------------------------------------------------
 
 
-def _minutes(delta: timedelta) -> str:
-    minutes = max(math.ceil(delta.total_seconds() / 60), 0)
+def _minutes(delta: timedelta, *, up: bool = True) -> str:
+    """A duration in words, to the minute (rounded up, or down when `up` is False)."""
+    seconds = delta.total_seconds() / 60
+    minutes = max(math.ceil(seconds) if up else math.floor(seconds), 0)
     if minutes < 60:
         return f"{minutes} min"
     hours, rest = divmod(minutes, 60)
@@ -93,7 +95,7 @@ class SlaClock:
         if self.state == "stopped":
             return "Closed without contact · clock stopped"
         if self.state == "overdue":
-            return f"Breached {_minutes(-self.remaining)} ago"
+            return f"Breached {_minutes(-self.remaining, up=False)} ago"
         return f"Due in {_minutes(self.remaining)}"
 
 
@@ -471,16 +473,11 @@ def queue_agent_list(queue: RoutingQueue, *, exclude=None) -> QuerySet:
     return agents
 
 
-def age_words(delta: timedelta) -> str:
-    """ "3 h 20 min" for a duration (rounded up to the minute)."""
-    return _minutes(delta)
-
-
 def with_sla_clocks(items, now: datetime | None = None):
     """Attach `.sla` (SlaClock) and `.age` (how long ago it was queued, in words) to each
     item already fetched; no query."""
     now = now or timezone.now()
     for item in items:
         item.sla = sla_clock(item, now)
-        item.age = _minutes(now - item.queued_at)
+        item.age = _minutes(now - item.queued_at, up=False)
     return items
