@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -231,6 +232,20 @@ def queue_sla_stats(queues, now: datetime | None = None) -> dict:
     for queue_id, ended_count, met_count in rows:
         stats[queue_id] = SlaStats(ended_count, met_count)
     return stats
+
+
+SLA_FIGURE_SECONDS = 60
+
+
+def queue_sla_stats_recent(queue: RoutingQueue, now: datetime | None = None) -> SlaStats:
+    """The queue page's "SLAs met" figure, computed at most once a minute per queue and
+    process (an aggregate over every item the queue ever held, so not on every view of the
+    page); the page says when it was refreshed."""
+    now = now or timezone.now()
+    key = f"routing:sla-stats:{queue.pk}:{int(now.timestamp()) // SLA_FIGURE_SECONDS}"
+    return cache.get_or_set(
+        key, lambda: queue_sla_stats([queue], now)[queue.pk], SLA_FIGURE_SECONDS
+    )
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from apps.routing.forms import (
     first_error,
 )
 from apps.routing.services import assignments, claims, notes
+from apps.routing.templatetags.routing_tags import lead_url
 
 PAGE_SIZE = 50
 TEMPLATE = "routing/queue.html"
@@ -129,19 +130,35 @@ def _queue_for(request, code: str, *, work: bool = False):
     return queue, may_work
 
 
+_ANY_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def _row_links(items) -> None:
+    """`.url` on each row: its merchant's hub, else its lead's page (two reverses for the
+    whole page, not two per row)."""
+    hub = reverse("staff:merchant", args=[_ANY_ID])
+    lead = lead_url(_ANY_ID)
+    for item in items:
+        if item.hub_merchant_id:
+            item.url = hub.replace(_ANY_ID, str(item.hub_merchant_id))
+        else:
+            item.url = lead.replace(_ANY_ID, str(item.lead_id))
+
+
 def _lists_context(request, queue, may_work: bool) -> dict:
     now = timezone.now()
     user = request.user
     agents = list(selectors.queue_agent_list(queue))
     form = QueueFilterForm(request.GET, agents=agents)
     filters, problems = form.filters()
-    page = paginate(
-        request,
-        selectors.assignment_list(queue=queue, user=user, filters=filters),
-        per_page=PAGE_SIZE,
-    )
-    selectors.with_sla_clocks(page.object_list, now)
     counts = selectors.queue_counts([queue], user=user, now=now)[queue.pk]
+    items = selectors.assignment_list(queue=queue, user=user, filters=filters)
+    if filters == selectors.QueueFilters():
+        # Every open item: the figures above counted them already (one query saved).
+        items.count = lambda: counts.open
+    page = paginate(request, items, per_page=PAGE_SIZE)
+    selectors.with_sla_clocks(page.object_list, now)
+    _row_links(page.object_list)
     base = reverse("routing:queue_detail", args=[queue.code])
     query = _query(request)
     return {
@@ -156,7 +173,7 @@ def _lists_context(request, queue, may_work: bool) -> dict:
         "counts": counts,
         "query": query,
         "items_base": f"{base}items/",
-        "sla": selectors.queue_sla_stats([queue], now)[queue.pk],
+        "sla": selectors.queue_sla_stats_recent(queue, now),
         "agents": [agent for agent in agents if agent.pk != user.pk] if may_work else [],
         "claim_next_disabled": CLAIM_NEXT_DISABLED if not counts.waiting else "",
     }
