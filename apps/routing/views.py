@@ -153,9 +153,6 @@ def _lists_context(request, queue, may_work: bool) -> dict:
     filters, problems = form.filters()
     counts = selectors.queue_counts([queue], user=user, now=now)[queue.pk]
     items = selectors.assignment_list(queue=queue, user=user, filters=filters)
-    if filters == selectors.QueueFilters():
-        # Every open item: the figures above counted them already (one query saved).
-        items.count = lambda: counts.open
     page = paginate(request, items, per_page=PAGE_SIZE)
     selectors.with_sla_clocks(page.object_list, now)
     _row_links(page.object_list)
