@@ -77,7 +77,7 @@ def test_an_ae_finds_and_claims_a_specific_lead_then_opens_its_page(
     expect(page.get_by_role("heading", name="Matching items (1)")).to_be_visible()
     row = page.locator(f"#item-{chosen.pk}")
     expect(row).to_contain_text("Breached")
-    expect(row).to_contain_text(re.compile(r"Breached \d+ min ago"))
+    expect(row).to_contain_text(re.compile(r"Breached \d+ h ago"))
     box = row.get_by_role("button", name="Claim").bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24  # a target a finger can hit
 
