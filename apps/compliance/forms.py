@@ -6,9 +6,10 @@ from apps.merchants.services.decisions import NOTES_REQUIRED
 DECISION_REQUIRED = "Choose: approve or reject."
 
 
-class KybDecisionForm(forms.Form):
-    """A reviewer's decision on a KYB under review. Notes are required: they are kept in
-    the audit log and, for a rejection, shown to the merchant as the reason."""
+class CaseDecisionForm(forms.Form):
+    """A reviewer's decision on a KYB or a person's KYC under review. Notes are required:
+    they are kept in the audit log and, for a rejection, shown to the merchant as the
+    reason."""
 
     decision = forms.ChoiceField(
         choices=[(CheckStatus.APPROVED, "Approve"), (CheckStatus.REJECTED, "Reject")],
@@ -28,6 +29,9 @@ class KybDecisionForm(forms.Form):
         for name in self.errors:
             if name in self.fields:
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+
+KybDecisionForm = CaseDecisionForm
 
 
 REVEAL_REASON_REQUIRED = "Choose why you need to see this."

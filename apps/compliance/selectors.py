@@ -1,6 +1,6 @@
-"""Read queries for the compliance pages: the KYB review queue, a merchant's audit timeline,
-the data access log and the decision log. Each costs a fixed number of queries whatever the
-number of rows."""
+"""Read queries for the compliance pages: the KYB and KYC review cases, a merchant's audit
+timeline, the data access log and the decision log. Each costs a fixed number of queries
+whatever the number of rows."""
 
 import json
 import uuid
@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from itertools import groupby
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
 from apps.compliance.models import CheckType, DataAccessAuditLog, Decision, KybKycAuditLog
@@ -35,70 +36,219 @@ _HIDDEN_FIELDS = {
 }
 
 
-# --- KYB review queue -------------------------------------------------------------------------
+# --- KYB and KYC review cases ----------------------------------------------------------------
+
+KINDS = ("kyb", "kyc")
 
 
 @dataclass
 class ReviewCase:
+    """One decision waiting for a reviewer: a merchant's KYB ("kyb") or one person's KYC
+    ("kyc"), with the provider's answer that sent it to review, its audit rows (newest first)
+    and the merchant's open compliance queue item (one item covers all of its cases)."""
+
+    kind: str
     merchant: Merchant
+    person: MerchantPerson | None
     audit_rows: list[KybKycAuditLog]
-    provider_row: KybKycAuditLog | None
     queue_item: QueueAssignment | None
+    flagged_at: datetime | None = None
     form: object = None
     message: str = ""
     message_level: str = ""
 
     @property
     def pk(self):
-        return self.merchant.pk
+        return self.person.pk if self.kind == "kyc" else self.merchant.pk
 
+    @property
+    def dom_id(self) -> str:
+        return f"case-{self.kind}-{self.pk}"
 
-def kyb_review_list() -> QuerySet[Merchant]:
-    """Merchants whose KYB waits for a reviewer, longest waiting first, with their KYB audit
-    rows (newest first) and open compliance queue item."""
-    audit = (
-        KybKycAuditLog.objects.filter(check_type=CheckType.KYB)
-        .select_related("reviewed_by")
-        .order_by("-completed_at", "-created_at")
-    )
-    items = (
-        QueueAssignment.objects.filter(
-            queue__code=REVIEW_QUEUE, status__in=OPEN_ASSIGNMENT_STATUSES
+    @property
+    def subject(self) -> str:
+        if self.kind == "kyb":
+            return "The business (KYB)"
+        return f"{self.person} · {self.person.get_person_type_display().lower()} (KYC)"
+
+    @property
+    def status(self) -> str:
+        return self.merchant.kyb_status if self.kind == "kyb" else self.person.kyc_status
+
+    @property
+    def under_review(self) -> bool:
+        return self.status == CheckStatus.REVIEW_REQUIRED
+
+    @property
+    def provider_row(self) -> KybKycAuditLog | None:
+        """The provider's answer that sent the case to review (the latest such row)."""
+        return next(
+            (
+                r
+                for r in self.audit_rows
+                if r.decision == Decision.REVIEW_REQUIRED and not r.manual_override
+            ),
+            None,
         )
+
+    @property
+    def why(self) -> str:
+        row = self.provider_row
+        if row is None:
+            return "Sent to review"
+        why = row.decision_reason or "The provider could not decide"
+        if row.risk_score is None:
+            return why
+        return f"{why} (risk score {floatformat(row.risk_score, -2)})"
+
+    @property
+    def sla(self):
+        from apps.routing.selectors import sla_clock
+
+        return sla_clock(self.queue_item) if self.queue_item is not None else None
+
+
+def _audit_rows() -> QuerySet[KybKycAuditLog]:
+    return KybKycAuditLog.objects.select_related("reviewed_by").order_by(
+        "-completed_at", "-created_at"
+    )
+
+
+def _open_review_items() -> QuerySet[QueueAssignment]:
+    return QueueAssignment.objects.filter(
+        queue__code=REVIEW_QUEUE, status__in=OPEN_ASSIGNMENT_STATUSES
+    )
+
+
+def review_case_list() -> QuerySet:
+    """Every case under review, KYB and KYC together, longest waiting first: rows of
+    (kind, subject id, merchant id, flagged at), one query however long (paginate it, then
+    review_cases_load the page)."""
+    text = CharField()
+    kyb = (
+        Merchant.objects.filter(kyb_status=CheckStatus.REVIEW_REQUIRED)
+        .annotate(
+            kind=Value("kyb", output_field=text),
+            subject_id=F("id"),
+            merchant_ref=F("id"),
+            flagged=Coalesce("kyb_submitted_at", "created_at"),
+        )
+        .values_list("kind", "subject_id", "merchant_ref", "flagged")
+    )
+    kyc = (
+        MerchantPerson.objects.filter(kyc_status=CheckStatus.REVIEW_REQUIRED)
+        .annotate(
+            kind=Value("kyc", output_field=text),
+            subject_id=F("id"),
+            merchant_ref=F("merchant_id"),
+            flagged=Coalesce("kyc_submitted_at", "created_at"),
+        )
+        .values_list("kind", "subject_id", "merchant_ref", "flagged")
+    )
+    return kyb.union(kyc, all=True).order_by("flagged", "subject_id")
+
+
+def review_cases_load(rows) -> list[ReviewCase]:
+    """The cases of rows from review_case_list, with their merchants, persons, audit rows
+    and queue items: four queries whatever the number of rows."""
+    rows = list(rows)
+    merchant_ids = {row[2] for row in rows}
+    person_ids = [row[1] for row in rows if row[0] == "kyc"]
+    merchants = Merchant.objects.select_related("lead").in_bulk(merchant_ids)
+    persons = MerchantPerson.objects.in_bulk(person_ids)
+    audit = {}
+    for row in _audit_rows().filter(
+        Q(check_type=CheckType.KYB, merchant_id__in=merchant_ids, person__isnull=True)
+        | Q(check_type=CheckType.KYC, person_id__in=person_ids)
+    ):
+        key = (
+            ("kyc", row.person_id) if row.check_type == CheckType.KYC else ("kyb", row.merchant_id)
+        )
+        audit.setdefault(key, []).append(row)
+    items = {}
+    for item in (
+        _open_review_items()
+        .filter(merchant_id__in=merchant_ids)
         .select_related("assigned_to")
         .order_by("queued_at", "pk")
-    )
-    return (
-        Merchant.objects.filter(kyb_status=CheckStatus.REVIEW_REQUIRED)
-        .select_related("lead")
-        .prefetch_related(
-            Prefetch("kyb_kyc_audit", queryset=audit, to_attr="kyb_audit"),
-            Prefetch("assignments", queryset=items, to_attr="review_items"),
+    ):
+        items.setdefault(item.merchant_id, item)
+    cases = []
+    for kind, subject_id, merchant_id, flagged in rows:
+        merchant = merchants[merchant_id]
+        person = persons.get(subject_id) if kind == "kyc" else None
+        if person is not None:
+            person.merchant = merchant
+        cases.append(
+            ReviewCase(
+                kind=kind,
+                merchant=merchant,
+                person=person,
+                audit_rows=audit.get((kind, subject_id), []),
+                queue_item=items.get(merchant_id),
+                flagged_at=flagged,
+            )
         )
-        .order_by("kyb_submitted_at", "created_at", "pk")
+    return cases
+
+
+def review_case_get(*, kind: str, subject_id) -> ReviewCase | None:
+    """One case by kind and subject (whatever its status now), or None."""
+    if kind == "kyb":
+        merchant = Merchant.objects.select_related("lead").filter(pk=subject_id).first()
+        if merchant is None:
+            return None
+        row = (kind, merchant.pk, merchant.pk, merchant.kyb_submitted_at)
+    elif kind == "kyc":
+        person = MerchantPerson.objects.filter(pk=subject_id).only("id", "merchant_id").first()
+        if person is None:
+            return None
+        row = (kind, person.pk, person.merchant_id, None)
+    else:
+        return None
+    case = review_cases_load([row])[0]
+    if case.kind == "kyc":
+        case.flagged_at = case.person.kyc_submitted_at
+    return case
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """Cases under review, the merchants they belong to, and the open items of the
+    compliance queue (one per merchant under review)."""
+
+    cases: int
+    merchants: int
+    queue_items: int
+
+    @property
+    def agree(self) -> bool:
+        return self.merchants == self.queue_items
+
+
+def review_counts() -> ReviewCounts:
+    """Four small queries, each on an index."""
+    kyb = Merchant.objects.filter(kyb_status=CheckStatus.REVIEW_REQUIRED)
+    kyc = MerchantPerson.objects.filter(kyc_status=CheckStatus.REVIEW_REQUIRED)
+    merchants = kyb.values_list("id").union(kyc.values_list("merchant_id"))
+    return ReviewCounts(
+        cases=kyb.count() + kyc.count(),
+        merchants=merchants.count(),
+        queue_items=_open_review_items().count(),
     )
 
 
-def review_case(merchant: Merchant) -> ReviewCase:
-    """A merchant of kyb_review_list (its prefetched rows) as a case to decide."""
-    rows = getattr(merchant, "kyb_audit", None)
-    if rows is None:
-        rows = list(
-            merchant.kyb_kyc_audit.filter(check_type=CheckType.KYB)
-            .select_related("reviewed_by")
-            .order_by("-completed_at", "-created_at")
-        )
-    items = getattr(merchant, "review_items", [])
-    provider_row = next(
-        (r for r in rows if r.decision == Decision.REVIEW_REQUIRED and not r.manual_override),
-        None,
-    )
-    return ReviewCase(
-        merchant=merchant,
-        audit_rows=rows,
-        provider_row=provider_row,
-        queue_item=items[0] if items else None,
-    )
+def subject_history(case: ReviewCase) -> list:
+    """The recorded changes of the case's subject (the merchant, or the person), newest
+    first, with who and why."""
+    if case.kind == "kyb":
+        rows = list(Merchant.history.filter(id=case.merchant.pk).select_related("history_user"))
+        entries = _history_entries(rows, subject=lambda row: "Business")
+    else:
+        rows = list(MerchantPerson.history.filter(id=case.person.pk).select_related("history_user"))
+        entries = _history_entries(rows, subject=lambda row: f"Person: {case.person}")
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries
 
 
 def review_merchant_get(*, merchant_id) -> Merchant | None:

@@ -1,8 +1,9 @@
-"""Compliance pages: the KYB review queue (decide with notes), a merchant's audit timeline
-with its CSV export and its state at any past moment, the data access log, the decision log
-export, reveal with reason, and the operations page (retention runs, data access alerts).
-For the compliance role (and superusers), except: reveal is for the compliance role only
-(apps/compliance/reveal.py says why), the operations page for ops and compliance."""
+"""Compliance pages: the KYB and KYC cases under review and each case's page (decide with
+notes), a merchant's audit timeline with its CSV export and its state at any past moment, the
+data access log, the decision log export, reveal with reason, and the operations page
+(retention runs, data access alerts). For the compliance role (and superusers), except:
+reveal is for the compliance role only (apps/compliance/reveal.py says why), the operations
+page for ops and compliance."""
 
 import csv
 import uuid
@@ -25,8 +26,8 @@ from apps.compliance.as_of import merchant_state
 from apps.compliance.csv_export import cell, csv_response
 from apps.compliance.forms import (
     AccessLogFilterForm,
+    CaseDecisionForm,
     DecisionExportForm,
-    KybDecisionForm,
     RevealForm,
 )
 from apps.compliance.models import AccessAction, AccessAlert, RetentionRun
@@ -36,8 +37,10 @@ from apps.core.pagination import paginate
 from apps.core.permissions import role_required
 from apps.merchants.choices import CheckStatus
 from apps.merchants.services.kyb import merchant_kyb_review_decide
+from apps.merchants.services.kyc import person_kyc_review_decide
 
 REVIEW_TEMPLATE = "compliance/review.html"
+CASE_TEMPLATE = "compliance/case.html"
 AUDIT_TEMPLATE = "compliance/audit.html"
 PAGE_SIZE = 25
 EXPORT_PERMISSION = "compliance.export_audit"
@@ -48,90 +51,111 @@ DECIDED = {
     CheckStatus.REJECTED: "KYB rejected for {name}; the merchant sees your notes.",
 }
 UNKNOWN_KIND = "Unknown kind of entry: choose from the list."
+DECIDED_KYC = {
+    CheckStatus.APPROVED: "KYC approved for {name}.",
+    CheckStatus.REJECTED: "KYC rejected for {name}; the merchant sees your notes.",
+}
 CSV_COLUMNS = ["when", "kind", "subject", "who", "what", "why", "details"]
-
-
-def _review_context(request, *, failed_case=None):
-    page = paginate(request, selectors.kyb_review_list(), per_page=PAGE_SIZE)
-    cases = []
-    for merchant in page.object_list:
-        case = selectors.review_case(merchant)
-        if failed_case is not None and failed_case.pk == case.pk:
-            case.form, case.message, case.message_level = (
-                failed_case.form,
-                failed_case.message,
-                "error",
-            )
-        else:
-            case.form = KybDecisionForm()
-        cases.append(case)
-    query = request.GET.get("q", "").strip()
-    return {
-        "page": page,
-        "cases": cases,
-        "query": query,
-        "found": selectors.merchant_search(query=query) if query else None,
-    }
 
 
 @role_required(roles.COMPLIANCE)
 @require_GET
 def review_list(request):
-    """/staff/compliance/: every KYB under review with the provider's answer, its audit rows
-    so far and the approve/reject form."""
-    return render(request, REVIEW_TEMPLATE, _review_context(request))
+    """/staff/compliance/: every KYB and KYC case under review, longest waiting first, with
+    why it was flagged and its age against the review SLA; each links to its case page."""
+    page = paginate(request, selectors.review_case_list(), per_page=PAGE_SIZE)
+    query = request.GET.get("q", "").strip()[:100]
+    context = {
+        "page": page,
+        "cases": selectors.review_cases_load(page.object_list),
+        "counts": selectors.review_counts(),
+        "query": query,
+        "found": selectors.merchant_search(query=query) if query else None,
+    }
+    return render(request, REVIEW_TEMPLATE, context)
+
+
+def _case_or_404(kind: str, subject_id):
+    case = selectors.review_case_get(kind=kind, subject_id=subject_id)
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+def _case_page(request, case, *, status: int = 200):
+    context = {"case": case, "history": selectors.subject_history(case)}
+    return render(request, CASE_TEMPLATE, context, status=status)
+
+
+@role_required(roles.COMPLIANCE)
+@require_GET
+def case_detail(request, kind, subject_id):
+    """/staff/compliance/cases/<kyb|kyc>/<id>/: what was sent to the provider and what it
+    answered, the decisions and changes so far, and the decision form while under review."""
+    case = _case_or_404(kind, subject_id)
+    case.form = CaseDecisionForm()
+    return _case_page(request, case)
+
+
+def _decide(case, form, actor) -> tuple[int, str]:
+    """Apply a valid form's decision through the merchants' decision services:
+    (HTTP status, message)."""
+    decision, notes = form.cleaned_data["decision"], form.cleaned_data["notes"]
+    try:
+        if case.kind == "kyb":
+            merchant_kyb_review_decide(
+                merchant=case.merchant, decision=decision, notes=notes, actor=actor
+            )
+            return 200, DECIDED[decision].format(name=case.merchant.legal_business_name)
+        person_kyc_review_decide(person=case.person, decision=decision, notes=notes, actor=actor)
+        return 200, DECIDED_KYC[decision].format(name=case.person)
+    except ActionForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except TransitionRefused as exc:
+        return 409, exc.message
+    except DomainError as exc:
+        form.add_error("notes" if exc.code == "notes_required" else None, exc.message)
+        return 422, exc.message
+
+
+@role_required(roles.COMPLIANCE)
+@require_POST
+def case_decide(request, kind, subject_id):
+    """Approve or reject one case (KYB or a person's KYC) with notes. htmx: the case's
+    decision section comes back (decided, or with the refusal: 422 bad input, 409 no longer
+    under review or held by another reviewer). Without JavaScript: a redirect to the list
+    with a message, or the case page again with its errors (422)."""
+    case = _case_or_404(kind, subject_id)
+    form = CaseDecisionForm(request.POST)
+    status, message = (422, "") if not form.is_valid() else _decide(case, form, request.user)
+    case = _case_or_404(kind, subject_id)  # as it is now
+    case.form, case.message = form, message
+    case.message_level = "error" if status >= 400 else "success"
+    if not request.htmx:
+        if status == 200:
+            messages.success(request, message)
+            return redirect("compliance:review")
+        if status == 409:
+            messages.error(request, f"{case.merchant.legal_business_name}: {message}")
+            return redirect("compliance:review")
+        return _case_page(request, case, status=status)
+    response = render(
+        request,
+        f"{CASE_TEMPLATE}#decision",
+        {"case": case, "decided": status == 200},
+        status=status,
+    )
+    if status != 200:
+        retarget(response, f"#{case.dom_id}")
+        reswap(response, "outerHTML")
+    return response
 
 
 @role_required(roles.COMPLIANCE)
 @require_POST
 def kyb_decide(request, merchant_id):
-    """Approve or reject one case with notes. htmx: the case's article comes back (decided,
-    or with the refusal: 422 bad input, 409 no longer under review). Without JavaScript: a
-    redirect with a message, or the page again with the case's errors."""
-    merchant = selectors.review_merchant_get(merchant_id=merchant_id)
-    if merchant is None:
-        raise Http404("No such merchant.")
-    form = KybDecisionForm(request.POST)
-    status, message = 200, ""
-    if form.is_valid():
-        decision = form.cleaned_data["decision"]
-        try:
-            merchant_kyb_review_decide(
-                merchant=merchant,
-                decision=decision,
-                notes=form.cleaned_data["notes"],
-                actor=request.user,
-            )
-        except ActionForbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except TransitionRefused as exc:
-            status, message = 409, exc.message
-        except DomainError as exc:
-            status, message = 422, exc.message
-            form.add_error("notes" if exc.code == "notes_required" else None, exc.message)
-        else:
-            message = DECIDED[decision].format(name=merchant.legal_business_name)
-    else:
-        status = 422
-
-    case = selectors.review_case(merchant)
-    case.form, case.message = form, message
-    case.message_level = "error" if status >= 400 else "success"
-    if status == 200:
-        if not request.htmx:
-            messages.success(request, message)
-            return redirect("compliance:review")
-        return render(request, f"{REVIEW_TEMPLATE}#case", {"case": case, "decided": True})
-    if not request.htmx:
-        if status == 409:
-            messages.error(request, f"{merchant.legal_business_name}: {message}")
-            return redirect("compliance:review")
-        context = _review_context(request, failed_case=case)
-        return render(request, REVIEW_TEMPLATE, context, status=422)
-    response = render(request, f"{REVIEW_TEMPLATE}#case", {"case": case}, status=status)
-    retarget(response, f"#case-{merchant.pk}")
-    reswap(response, "outerHTML")
-    return response
+    """The KYB decision at its earlier address (the same as case_decide for kind kyb)."""
+    return case_decide(request, kind="kyb", subject_id=merchant_id)
 
 
 @role_required(roles.COMPLIANCE)

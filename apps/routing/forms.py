@@ -49,3 +49,54 @@ def first_error(form: forms.Form) -> str:
         if errors:
             return str(errors[0])
     return "Check the form and try again."
+
+
+SEARCH_MAX = 100
+FILTER_INVALID = {
+    "status": "Unknown status “{value}”: showing every open item.",
+    "assignee": "Unknown assignee “{value}”: showing items held by anyone.",
+    "cohort": "Unknown cohort “{value}”: showing every cohort.",
+    "sort": "Unknown order “{value}”: sorted by priority.",
+    "q": "Search for at most 100 characters: the search was left out.",
+}
+
+
+class QueueFilterForm(forms.Form):
+    """The queue page's filters, from the query string. A value that is not on offer is left
+    out with a message (the page still shows, with a 400); never a 500."""
+
+    status = forms.ChoiceField(required=False)
+    assignee = forms.ChoiceField(required=False)
+    cohort = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, max_length=SEARCH_MAX, strip=True)
+    sort = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, agents, **kwargs):
+        from apps.leads.models import Cohort
+        from apps.routing.selectors import SORTS, STATUS_FILTERS
+
+        super().__init__(data, **kwargs)
+        self.fields["status"].choices = [(k, v[0]) for k, v in STATUS_FILTERS.items()]
+        self.fields["sort"].choices = [(k, v[0]) for k, v in SORTS.items()]
+        self.fields["cohort"].choices = [("", "Every cohort"), *Cohort.choices]
+        self.fields["assignee"].choices = [
+            ("", "Anyone"),
+            ("me", "Me"),
+            ("none", "Nobody (waiting)"),
+            ("others", "Other agents"),
+            *((str(agent.pk), agent.get_full_name() or agent.email) for agent in agents),
+        ]
+
+    def filters(self):
+        """(QueueFilters from the valid values, the messages for the values left out)."""
+        from apps.routing.selectors import QueueFilters
+
+        self.is_valid()
+        values, problems = {}, []
+        for name in ("status", "assignee", "cohort", "q", "sort"):
+            if name in self.errors:
+                raw = str(self.data.get(name, ""))[:40]
+                problems.append(FILTER_INVALID[name].format(value=raw))
+            elif self.cleaned_data.get(name):
+                values[name] = self.cleaned_data[name]
+        return QueueFilters(**values), problems

@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts import roles
@@ -32,8 +34,10 @@ ITEM_ORDER = ("-priority", "queued_at", "pk")
 # --- SLA clock (computed, never stored) -----------------------------------------------------
 
 
-def _minutes(delta: timedelta) -> str:
-    minutes = max(math.ceil(delta.total_seconds() / 60), 0)
+def _minutes(delta: timedelta, *, up: bool = True) -> str:
+    """A duration in words, to the minute (rounded up, or down when `up` is False)."""
+    seconds = delta.total_seconds() / 60
+    minutes = max(math.ceil(seconds) if up else math.floor(seconds), 0)
     if minutes < 60:
         return f"{minutes} min"
     hours, rest = divmod(minutes, 60)
@@ -43,13 +47,27 @@ def _minutes(delta: timedelta) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+# How each SLA state reads on a page: (severity for the colour, the short text beside it).
+SLA_SEVERITY = {
+    "none": ("neutral", "No SLA"),
+    "running": ("ok", "On track"),
+    "due_soon": ("warning", "Due soon"),
+    "overdue": ("danger", "Breached"),
+    "met": ("ok", "Met"),
+    "missed": ("danger", "Missed"),
+    "stopped": ("neutral", "Stopped"),
+}
+
+
 @dataclass(frozen=True)
 class SlaClock:
     """Where an item's SLA clock stands at `now`.
 
-    state: "none" (queue without SLA), "running", "due_soon" (75% or more of the SLA elapsed,
-    not contacted), "overdue" (strictly past the deadline, not contacted), "met" / "missed"
+    state: "none" (queue without SLA), "running", "due_soon" (past the warning point, not
+    contacted), "overdue" (strictly past the deadline, not contacted), "met" / "missed"
     (first contact on time / late: the clock stopped), "stopped" (closed without contact).
+    `severity` (ok, warning, danger, neutral) and `severity_text` say it in a colour and a
+    word; `label` says it in words: "due in 3 h 20 min", "breached 25 min ago".
     """
 
     state: str
@@ -59,6 +77,14 @@ class SlaClock:
     @property
     def counting(self) -> bool:
         return self.state in ("running", "due_soon", "overdue")
+
+    @property
+    def severity(self) -> str:
+        return SLA_SEVERITY[self.state][0]
+
+    @property
+    def severity_text(self) -> str:
+        return SLA_SEVERITY[self.state][1]
 
     @property
     def label(self) -> str:
@@ -71,15 +97,24 @@ class SlaClock:
         if self.state == "stopped":
             return "Closed without contact · clock stopped"
         if self.state == "overdue":
-            return f"Overdue by {_minutes(-self.remaining)}"
-        if self.state == "due_soon":
-            return f"Due soon · {_minutes(self.remaining)} left"
-        return f"{_minutes(self.remaining)} left"
+            return f"Breached {_minutes(-self.remaining, up=False)} ago"
+        return f"Due in {_minutes(self.remaining)}"
+
+
+def sla_warn_at(assignment: QueueAssignment) -> datetime:
+    """When the item turns "due soon": the row's own `sla_warn_at` when the model has one
+    (business-hours calendars store it), else 75% of the way from queued_at to sla_due_at."""
+    stored = assignment.__dict__.get("sla_warn_at")
+    if stored is not None:
+        return stored
+    due = assignment.sla_due_at
+    return assignment.queued_at + (due - assignment.queued_at) * DUE_SOON_FRACTION
 
 
 def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaClock:
-    """The SLA clock of one item (no query). The deadline is inclusive (models.sla_is_breached);
-    "due soon" starts at exactly 75% of the time between queued_at and sla_due_at."""
+    """The SLA clock of one item (no query): the one place pages read an item's SLA state
+    from. The deadline is inclusive (models.sla_is_breached); "due soon" starts at
+    `sla_warn_at(assignment)`."""
     now = now or timezone.now()
     due = assignment.sla_due_at
     if due is None:
@@ -201,37 +236,97 @@ def queue_sla_stats(queues, now: datetime | None = None) -> dict:
     return stats
 
 
+SLA_FIGURE_SECONDS = 60
+
+
+def queue_sla_stats_recent(queue: RoutingQueue, now: datetime | None = None) -> SlaStats:
+    """The queue page's "SLAs met" figure, computed at most once a minute per queue and
+    process (an aggregate over every item the queue ever held, so not on every view of the
+    page); the page says when it was refreshed."""
+    now = now or timezone.now()
+    key = f"routing:sla-stats:{queue.pk}:{int(now.timestamp()) // SLA_FIGURE_SECONDS}"
+    return cache.get_or_set(
+        key, lambda: queue_sla_stats([queue], now)[queue.pk], SLA_FIGURE_SECONDS
+    )
+
+
 @dataclass(frozen=True)
 class QueueCounts:
     waiting: int = 0
     held: int = 0
     mine: int = 0
     overdue: int = 0
+    escalated: int = 0
+
+    @property
+    def others(self) -> int:
+        """Held by agents other than the user."""
+        return self.held - self.mine
+
+    @property
+    def open(self) -> int:
+        return self.waiting + self.held
 
 
 def queue_counts(queues, *, user, now: datetime | None = None) -> dict:
-    """{queue pk: QueueCounts}: items waiting, held by agents, held by `user`, and open items
-    strictly past their deadline without contact. One query."""
+    """{queue pk: QueueCounts}: items waiting, held by agents, held by `user`, open items
+    strictly past their deadline without contact, and escalated items. One query."""
     now = now or timezone.now()
+    open_q = Q(status__in=OPEN_ASSIGNMENT_STATUSES)
     rows = (
-        QueueAssignment.objects.filter(queue__in=list(queues), status__in=OPEN_ASSIGNMENT_STATUSES)
+        QueueAssignment.objects.filter(
+            queue__in=list(queues),
+            status__in=[*OPEN_ASSIGNMENT_STATUSES, AssignmentStatus.ESCALATED],
+        )
         .values("queue")
         .annotate(
             waiting=Count("pk", filter=Q(status=AssignmentStatus.QUEUED)),
             held=Count("pk", filter=Q(status__in=HELD_STATUSES)),
             mine=Count("pk", filter=Q(status__in=HELD_STATUSES, assigned_to=user)),
-            overdue=Count("pk", filter=Q(first_contact_at__isnull=True, sla_due_at__lt=now)),
+            overdue=Count(
+                "pk", filter=open_q & Q(first_contact_at__isnull=True, sla_due_at__lt=now)
+            ),
+            escalated=Count("pk", filter=Q(status=AssignmentStatus.ESCALATED)),
         )
-        .values_list("queue", "waiting", "held", "mine", "overdue")
+        .values_list("queue", "waiting", "held", "mine", "overdue", "escalated")
         .order_by()
     )
     counts = {queue.pk: QueueCounts() for queue in queues}
-    for queue_id, waiting, held, mine, overdue in rows:
-        counts[queue_id] = QueueCounts(waiting, held, mine, overdue)
+    for queue_id, *figures in rows:
+        counts[queue_id] = QueueCounts(*figures)
     return counts
 
 
-# --- the lists of a queue page --------------------------------------------------------------
+# --- the list of a queue page ---------------------------------------------------------------
+
+# Filter and sort vocabularies of the queue page (apps.routing.forms checks them).
+STATUS_FILTERS = {
+    "open": ("Every open item", OPEN_ASSIGNMENT_STATUSES),
+    "queued": ("Waiting", [AssignmentStatus.QUEUED]),
+    "assigned": ("Assigned", [AssignmentStatus.ASSIGNED]),
+    "contacted": ("Contacted", [AssignmentStatus.CONTACTED]),
+    "in_progress": ("In progress", [AssignmentStatus.IN_PROGRESS]),
+    "escalated": ("Escalated", [AssignmentStatus.ESCALATED]),
+}
+SORTS = {
+    "priority": ("Priority, then oldest", ITEM_ORDER),
+    "age": ("Oldest first", ("queued_at", "pk")),
+    "sla": ("SLA due first", (F("sla_due_at").asc(nulls_last=True), "-priority", "pk")),
+}
+SEARCH_WORDS = 5
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue page shows: `status` a key of STATUS_FILTERS; `assignee` "" (anyone),
+    "me", "none" (unassigned), "others" or an agent's id; `cohort` "" or a lead cohort;
+    `q` words each found in the business or contact name; `sort` a key of SORTS."""
+
+    status: str = "open"
+    assignee: str = ""
+    cohort: str = ""
+    q: str = ""
+    sort: str = "priority"
 
 
 def _state_fields(prefix: str, model) -> list[str]:
@@ -240,16 +335,30 @@ def _state_fields(prefix: str, model) -> list[str]:
     return [f"{prefix}__{name}" for name in fsm_field_names(model)]
 
 
+def _optional_fields() -> list[str]:
+    """Fields read by sla_clock that only some versions of the model have (loaded when they
+    exist, so that reading them never costs a query per row)."""
+    names = {f.name for f in QueueAssignment._meta.concrete_fields}
+    return [name for name in ("sla_warn_at",) if name in names]
+
+
 def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
+    """The rows of a queue page: the item, its lead and merchant (names only) and holder, and
+    `hub_merchant_id`, the merchant whose staff page the row links to (the item's, else its
+    lead's; None while the lead has no merchant)."""
     from apps.leads.models import Lead
     from apps.merchants.models import Merchant
 
     return (
         QueueAssignment.objects.filter(queue=queue)
         .select_related("lead", "merchant", "assigned_to")
+        .annotate(hub_merchant_id=Coalesce("merchant_id", "lead__merchant__id"))
         .only(
             "id",
             "queue_id",
+            "lead_id",
+            "merchant_id",
+            "assigned_to_id",
             "status",
             "priority",
             "reason",
@@ -261,14 +370,13 @@ def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
             "assigned_at",
             "auto_assigned",
             "withdrawn_at",
+            *_optional_fields(),
             "lead__id",
             "lead__business_name",
             "lead__email",
             "lead__first_name",
             "lead__last_name",
             "lead__cohort",
-            "lead__annual_revenue_estimate",
-            "lead__number_of_locations",
             *_state_fields("lead", Lead),
             "merchant__id",
             "merchant__legal_business_name",
@@ -278,6 +386,83 @@ def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
             "assigned_to__first_name",
             "assigned_to__last_name",
         )
+    )
+
+
+def _search(words: list[str]) -> Q:
+    """Every word in the lead's business or contact name or email, or the merchant's name."""
+    found = Q()
+    for word in words:
+        found &= (
+            Q(lead__business_name__icontains=word)
+            | Q(lead__first_name__icontains=word)
+            | Q(lead__last_name__icontains=word)
+            | Q(lead__email__icontains=word)
+            | Q(merchant__legal_business_name__icontains=word)
+        )
+    return found
+
+
+def assignment_list(*, queue: RoutingQueue, user, filters: QueueFilters) -> QuerySet:
+    """The items of `queue` that match `filters`, in the chosen order (two fixed queries
+    once paginated: a count and a page)."""
+    items = _items(queue).filter(status__in=STATUS_FILTERS[filters.status][1])
+    assignee = filters.assignee
+    if assignee == "me":
+        items = items.filter(assigned_to=user)
+    elif assignee == "none":
+        items = items.filter(assigned_to__isnull=True)
+    elif assignee == "others":
+        items = items.filter(assigned_to__isnull=False).exclude(assigned_to=user)
+    elif assignee:
+        items = items.filter(assigned_to_id=assignee)
+    if filters.cohort:
+        items = items.filter(
+            Q(lead__cohort=filters.cohort)
+            | Q(lead__isnull=True, merchant__lead__cohort=filters.cohort)
+        )
+    words = filters.q.split()[:SEARCH_WORDS]
+    if words:
+        items = items.filter(_search(words))
+    return items.order_by(*SORTS[filters.sort][1])
+
+
+def assignment_list_mine(*, queue: RoutingQueue, user) -> QuerySet[QueueAssignment]:
+    """Items of `queue` the user holds (assigned, contacted, in progress)."""
+    return _items(queue).filter(assigned_to=user, status__in=HELD_STATUSES).order_by(*ITEM_ORDER)
+
+
+def assignment_list_waiting(*, queue: RoutingQueue) -> QuerySet[QueueAssignment]:
+    """Unassigned items waiting to be claimed; the first one is what claim-next takes."""
+    return _items(queue).filter(status=AssignmentStatus.QUEUED).order_by(*ITEM_ORDER)
+
+
+def assignment_list_others(*, queue: RoutingQueue, user) -> QuerySet[QueueAssignment]:
+    """Items of `queue` held by other agents."""
+    return (
+        _items(queue)
+        .filter(status__in=HELD_STATUSES)
+        .exclude(assigned_to=user)
+        .order_by(*ITEM_ORDER)
+    )
+
+
+def assignment_get(*, queue: RoutingQueue, assignment_id) -> QueueAssignment | None:
+    """The whole row (services need every field), with its queue and lead, or None when it is
+    not in `queue`."""
+    return (
+        QueueAssignment.objects.select_related("queue", "lead", "assigned_to")
+        .filter(pk=assignment_id, queue=queue)
+        .first()
+    )
+
+
+def assignment_detail_get(*, queue: RoutingQueue, assignment_id) -> QueueAssignment | None:
+    """One item for its own page: the row, its lead, merchant and holder, `hub_merchant_id`,
+    and its notes (oldest first) with their authors. Three queries."""
+    return (
+        QueueAssignment.objects.select_related("queue", "lead", "merchant", "assigned_to")
+        .annotate(hub_merchant_id=Coalesce("merchant_id", "lead__merchant__id"))
         .prefetch_related(
             Prefetch(
                 "notes",
@@ -286,30 +471,6 @@ def _items(queue: RoutingQueue) -> QuerySet[QueueAssignment]:
                 ),
             )
         )
-        .order_by(*ITEM_ORDER)
-    )
-
-
-def assignment_list_mine(*, queue: RoutingQueue, user) -> QuerySet[QueueAssignment]:
-    """Items of `queue` the user holds (assigned, contacted, in progress)."""
-    return _items(queue).filter(assigned_to=user, status__in=HELD_STATUSES)
-
-
-def assignment_list_waiting(*, queue: RoutingQueue) -> QuerySet[QueueAssignment]:
-    """Unassigned items waiting to be claimed; the first one is what claim-next takes."""
-    return _items(queue).filter(status=AssignmentStatus.QUEUED)
-
-
-def assignment_list_others(*, queue: RoutingQueue, user) -> QuerySet[QueueAssignment]:
-    """Items of `queue` held by other agents (read-only for the user)."""
-    return _items(queue).filter(status__in=HELD_STATUSES).exclude(assigned_to=user)
-
-
-def assignment_get(*, queue: RoutingQueue, assignment_id) -> QueueAssignment | None:
-    """The whole row (services need every field), with its queue and lead, or None when it is
-    not in `queue`."""
-    return (
-        QueueAssignment.objects.select_related("queue", "lead", "assigned_to")
         .filter(pk=assignment_id, queue=queue)
         .first()
     )
@@ -331,8 +492,10 @@ def queue_agent_list(queue: RoutingQueue, *, exclude=None) -> QuerySet:
 
 
 def with_sla_clocks(items, now: datetime | None = None):
-    """Attach `.sla` (SlaClock) to each item already fetched; no query."""
+    """Attach `.sla` (SlaClock) and `.age` (how long ago it was queued, in words) to each
+    item already fetched; no query."""
     now = now or timezone.now()
     for item in items:
         item.sla = sla_clock(item, now)
+        item.age = _minutes(now - item.queued_at, up=False)
     return items

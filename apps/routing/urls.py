@@ -11,6 +11,11 @@ urlpatterns = [
     path("queues/<slug:code>/", views.queue_detail, name="queue_detail"),
     path("queues/<slug:code>/claim-next/", views.queue_claim_next, name="claim_next"),
     path(
+        "queues/<slug:code>/items/<uuid:assignment_id>/",
+        views.item_detail,
+        name="item_detail",
+    ),
+    path(
         "queues/<slug:code>/items/<uuid:assignment_id>/<slug:action>/",
         views.assignment_action,
         name="assignment_action",

@@ -1,4 +1,4 @@
-"""/staff/compliance/: the KYB review queue (decide with notes), a merchant's audit timeline
+"""/staff/compliance/: the KYB review cases (decide with notes), a merchant's audit timeline
 and its CSV export; the compliance role only."""
 
 import csv
@@ -147,16 +147,33 @@ def test_the_queue_lists_cases_under_review_with_the_providers_answer(
 
     page = client.get(REVIEW).text
 
-    assert f'id="case-{case.pk}"' in page
-    assert "Review Me Bistro" in page
+    row = page.split(f'id="case-kyb-{case.pk}"')[1].split("</tr>")[0]
+    assert "Review Me Bistro" in row
+    assert "The business (KYB)" in row
+    assert "Manual review required. (risk score 55)" in row
+    assert f'href="{reverse("staff:merchant", args=[case.pk])}"' in row
+    assert f'href="{reverse("compliance:case", args=["kyb", case.pk])}"' in row
     assert "Not Under Review Cafe" not in page and str(done.pk) not in page
+    assert "Under review (1)" in page
+    assert "1 case at 1 merchant · compliance queue: 1 open item" in page
+
+
+def test_the_case_page_shows_what_the_provider_returned_with_pii_masked(
+    client, journey_steps, compliance_user
+):
+    seeded_queues()
+    case = under_review(business_name="Review Me Bistro")
+    client.force_login(compliance_user)
+
+    page = client.get(reverse("compliance:case", args=["kyb", case.pk])).text
+
     assert "Manual review required." in page
     assert "risk score 55" in page
     assert "watchlist" in page
-    assert "Audit rows so far (1)" in page
     assert "•••• 9999" in page
     assert "123459999" not in page and "12-3459999" not in page
-    assert "Under review (1)" in page
+    assert f'href="{reverse("staff:merchant", args=[case.pk])}"' in page
+    assert ">Approve</button>" in page
 
 
 def test_the_queue_costs_the_same_queries_for_2_or_12_cases(client, journey_steps, compliance_user):
@@ -191,7 +208,7 @@ def test_approving_a_case_moves_the_merchant_on_and_closes_the_queue_item(
     )
 
     assert response.status_code == 200
-    assert response.text.strip().startswith(f'<article id="case-{merchant.pk}"')
+    assert response.text.strip().startswith(f'<section id="case-kyb-{merchant.pk}"')
     assert DECIDED["approved"].format(name=merchant.legal_business_name) in response.text
     assert "<form" not in response.text
     merchant.refresh_from_db()
@@ -242,7 +259,7 @@ def test_notes_are_required_and_nothing_changes_without_them(
     )
 
     assert response.status_code == 422
-    assert response["HX-Retarget"] == f"#case-{merchant.pk}"
+    assert response["HX-Retarget"] == f"#case-kyb-{merchant.pk}"
     assert response["HX-Reswap"] == "outerHTML"
     assert escape(decisions.NOTES_REQUIRED) in response.text
     assert Merchant.objects.get(pk=merchant.pk).kyb_status == C.REVIEW_REQUIRED

@@ -230,15 +230,38 @@ def test_an_item_is_due_soon_from_75_percent_of_its_sla(item, moment, state):
     assert selectors.is_due_soon(item, moment) is (state == "due_soon")
 
 
-def test_the_clock_says_how_long_is_left_or_how_late_it_is(item):
-    assert selectors.sla_clock(item, QUEUED_AT).label == "1 h left"
-    assert selectors.sla_clock(item, QUEUED_AT + timedelta(minutes=1)).label == "59 min left"
-    assert selectors.sla_clock(item, DUE_AT - timedelta(minutes=10)).label == (
-        "Due soon · 10 min left"
-    )
-    assert selectors.sla_clock(item, DUE_AT + timedelta(minutes=90)).label == (
-        "Overdue by 1 h 30 min"
-    )
+@pytest.mark.parametrize(
+    ("moment", "words", "severity", "severity_text"),
+    [
+        (QUEUED_AT, "Due in 1 h", "ok", "On track"),
+        (QUEUED_AT + timedelta(minutes=1), "Due in 59 min", "ok", "On track"),
+        (DUE_AT - timedelta(minutes=10), "Due in 10 min", "warning", "Due soon"),
+        (DUE_AT + timedelta(minutes=25, seconds=30), "Breached 25 min ago", "danger", "Breached"),
+        (DUE_AT + timedelta(minutes=90), "Breached 1 h 30 min ago", "danger", "Breached"),
+    ],
+    ids=["queued", "a-minute-in", "due-soon", "25-min-late", "90-min-late"],
+)
+def test_the_clock_says_in_words_how_long_is_left_or_how_late_it_is(
+    item, moment, words, severity, severity_text
+):
+    clock = selectors.sla_clock(item, moment)
+
+    assert clock.label == words
+    assert (clock.severity, clock.severity_text) == (severity, severity_text)
+
+
+def test_the_clock_reads_hours_and_minutes():
+    assert selectors._minutes(timedelta(hours=3, minutes=20)) == "3 h 20 min"
+    assert selectors._minutes(timedelta(days=2, hours=5)) == "2 d 5 h"
+
+
+def test_a_stored_warning_time_wins_over_the_75_percent_rule(item):
+    """Business-hours calendars store when an item turns due soon (`sla_warn_at`): the clock
+    reads it when the row has one."""
+    item.__dict__["sla_warn_at"] = QUEUED_AT + timedelta(minutes=10)
+
+    assert selectors.sla_clock(item, QUEUED_AT + timedelta(minutes=11)).state == "due_soon"
+    assert selectors.sla_clock(item, QUEUED_AT + timedelta(minutes=9)).state == "running"
 
 
 def test_first_contact_stops_the_clock(item, ae_user):
@@ -250,7 +273,8 @@ def test_first_contact_stops_the_clock(item, ae_user):
 
     assert clock.state == "met"
     assert clock.counting is False
-    assert "left" not in clock.label
+    assert clock.label == "Contacted on time · clock stopped"
+    assert clock.severity_text == "Met"
 
 
 # --- % of SLAs met --------------------------------------------------------------------------

@@ -43,6 +43,9 @@ REVIEW_DECISIONS = (CheckStatus.APPROVED, CheckStatus.REJECTED)
 REVIEW_DECISION_UNKNOWN = "A reviewer approves or rejects."
 # One open item per merchant in this queue covers its KYB and its persons' KYC.
 REVIEW_QUEUE = "compliance_review"
+CASE_HELD_BY_OTHER = "{email} has taken this case from the compliance queue: only they decide it."
+# Queue item statuses in which a reviewer holds the case.
+_HELD = ("assigned", "contacted", "in_progress")
 
 # The transition each decision performs, on the merchant (KYB, and its derived KYC) or the
 # person (KYC).
@@ -242,6 +245,43 @@ def review_enqueue(merchant: Merchant, *, reason: str, unqueued: str) -> None:
     ).exists():
         return
     assignment_enqueue(queue=queue, merchant=merchant, reason=reason, actor=None)
+
+
+def review_holder(merchant: Merchant, actor):
+    """The other reviewer who has taken this merchant's case from the compliance queue, if
+    any: only they decide it (as only an item's holder works it; superusers may act for
+    anyone)."""
+    if actor.is_superuser:
+        return None
+    item = (
+        QueueAssignment.objects.filter(
+            queue__code=REVIEW_QUEUE, merchant=merchant, status__in=_HELD
+        )
+        .exclude(assigned_to=actor)
+        .select_related("assigned_to")
+        .first()
+    )
+    holder = item.assigned_to if item else None
+    return holder if holder is not None and holder.is_active else None
+
+
+def review_refused_when_held(merchant: Merchant, *, actor) -> None:
+    """A case another reviewer has taken is theirs to decide (KYB and each person's KYC)."""
+    holder = review_holder(merchant, actor)
+    if holder is not None:
+        raise TransitionRefused(
+            CASE_HELD_BY_OTHER.format(email=holder.email), code="case_held_by_other"
+        )
+
+
+def review_still_open(merchant: Merchant) -> bool:
+    """Something of the merchant is still under review (its KYB, or a person's KYC), read
+    from the database: its compliance queue item stays open until nothing is."""
+    fresh = Merchant.objects.only("id", "kyb_status").get(pk=merchant.pk)
+    return (
+        fresh.kyb_status == CheckStatus.REVIEW_REQUIRED
+        or fresh.persons.filter(kyc_status=CheckStatus.REVIEW_REQUIRED).exists()
+    )
 
 
 def review_resolve(merchant: Merchant, *, actor, note: str, withdraw_unworkable: bool) -> None:

@@ -21,7 +21,6 @@ from apps.merchants.services import decisions
 from apps.merchants.services.accounts import merchant_email_verified_check
 from apps.progress.models import StepStatus
 from apps.progress.services import step_complete, step_fail, step_retry, step_start, step_unblock
-from apps.routing.models import QueueAssignment
 
 KYB_DETAIL_FIELDS = frozenset(
     {
@@ -41,9 +40,7 @@ EIN_TAKEN = (
     "This EIN is already registered to another business. Check the number, or contact us "
     "if this business is yours."
 )
-CASE_HELD_BY_OTHER = "{email} has taken this case from the compliance queue: only they decide it."
-# Queue item statuses in which a reviewer holds the case.
-_HELD = ("assigned", "contacted", "in_progress")
+CASE_HELD_BY_OTHER = decisions.CASE_HELD_BY_OTHER
 
 
 def merchant_kyb_submit(*, merchant: Merchant, actor) -> Merchant:
@@ -223,36 +220,17 @@ def _kyb_decision_follow(merchant: Merchant, decision: str, *, reason: str, acto
         step_start(progress=following, actor=actor)
 
 
-def _kyb_review_holder(merchant: Merchant, actor):
-    """The other reviewer who has taken this case from the compliance queue, if any: only
-    they decide it (as only an item's holder works it; superusers may act for anyone)."""
-    if actor.is_superuser:
-        return None
-    item = (
-        QueueAssignment.objects.filter(
-            queue__code=decisions.REVIEW_QUEUE, merchant=merchant, status__in=_HELD
-        )
-        .exclude(assigned_to=actor)
-        .select_related("assigned_to")
-        .first()
-    )
-    holder = item.assigned_to if item else None
-    return holder if holder is not None and holder.is_active else None
-
-
 def _kyb_review_refused(merchant: Merchant, *, actor) -> None:
     """A case another reviewer has taken is theirs to decide."""
-    holder = _kyb_review_holder(merchant, actor)
-    if holder is not None:
-        raise TransitionRefused(
-            CASE_HELD_BY_OTHER.format(email=holder.email), code="case_held_by_other"
-        )
+    decisions.review_refused_when_held(merchant, actor=actor)
 
 
 def _kyb_review_decided(merchant: Merchant, decision: str, *, reason: str, actor) -> None:
     """The journey moves on as after a provider's decision, and the case leaves the
-    compliance queue."""
+    compliance queue (once no person's KYC of the merchant is under review either)."""
     _kyb_decision_follow(merchant, decision, reason=reason, actor=actor)
+    if decisions.review_still_open(merchant):
+        return
     decisions.review_resolve(
         merchant, actor=actor, note=f"KYB {decision}: {reason}", withdraw_unworkable=True
     )

@@ -336,12 +336,15 @@ def _kyc_provider_decided(person: MerchantPerson, decision: str, *, reason: str,
         )
 
 
+def _kyc_review_refused(person: MerchantPerson, *, actor) -> None:
+    """A case another reviewer has taken is theirs to decide."""
+    decisions.review_refused_when_held(person.merchant, actor=actor)
+
+
 def _kyc_review_decided(person: MerchantPerson, decision: str, *, reason: str, actor) -> None:
     """Close the merchant's compliance queue item once nothing of it is under review."""
-    merchant = Merchant.objects.get(pk=person.merchant.pk)
-    if merchant.kyb_status == CheckStatus.REVIEW_REQUIRED or merchant.persons.filter(
-        kyc_status=CheckStatus.REVIEW_REQUIRED
-    ).exists():
+    merchant = person.merchant
+    if decisions.review_still_open(merchant):
         return
     decisions.review_resolve(
         merchant, actor=actor, note=f"KYC {decision}: {reason}", withdraw_unworkable=False
@@ -352,6 +355,7 @@ def _kyc_review_decided(person: MerchantPerson, decision: str, *, reason: str, a
 KYC = decisions.CheckKind(
     "kyc", request=person_kyc_request, decided=_kyc_decided,
     provider_decided=_kyc_provider_decided, review_decided=_kyc_review_decided,
+    review_refused=_kyc_review_refused,
 )
 
 

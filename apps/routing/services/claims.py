@@ -1,4 +1,5 @@
-"""An agent takes a waiting item: `assignment_claim_next` (the top one) or `assignment_assign`.
+"""An agent takes a waiting item: `assignment_claim_next` (the top one), `assignment_claim`
+(the one they chose) or `assignment_assign`.
 
 `assignment_claim_next` is race-free: the top waiting item is locked with
 `SELECT ... FOR UPDATE SKIP LOCKED`, so two agents never get the same item and a claim never
@@ -10,10 +11,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import roles
-from apps.core.errors import ActionForbidden, DomainError
+from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.integrations.outbox import transition_perform
 from apps.leads.services import lead_assign_ae
-from apps.routing.models import AssignmentStatus, QueueAssignment, QueueType, RoutingQueue
+from apps.routing.models import (
+    HELD_STATUSES,
+    AssignmentStatus,
+    QueueAssignment,
+    QueueType,
+    RoutingQueue,
+)
 from apps.routing.services.checks import (
     AGENT_AT_CAPACITY,
     AGENT_INACTIVE,
@@ -24,6 +31,9 @@ from apps.routing.services.checks import (
 )
 
 QUEUE_INACTIVE = "The {queue} queue is closed: nothing can be claimed from it."
+ALREADY_TAKEN = "{holder} already took this item: choose another one, or claim next."
+NOT_WAITING = "This item is {status}: only a waiting item can be claimed."
+BEING_TAKEN = "Someone is taking this item right now: choose another one."
 
 
 def _set_agent(assignment: QueueAssignment, agent) -> None:
@@ -73,12 +83,7 @@ def assignment_assign(
     return assignment
 
 
-def assignment_claim_next(*, queue: RoutingQueue, actor) -> QueueAssignment | None:
-    """The actor takes the top waiting item of `queue` (highest priority, then oldest).
-    Race-free: rows locked by another claim in flight are skipped, never waited for, so
-    concurrent claims each get a different item or None. None: nothing is waiting.
-    Refused (nothing changes) when the actor does not work this queue, lacks the permission,
-    or already holds their limit of open items."""
+def _check_claimer(queue: RoutingQueue, actor) -> None:
     if not queue.is_active:
         raise DomainError(QUEUE_INACTIVE.format(queue=_queue_label(queue)), code="queue_inactive")
     if not actor.is_active:
@@ -88,6 +93,15 @@ def assignment_claim_next(*, queue: RoutingQueue, actor) -> QueueAssignment | No
         raise ActionForbidden(
             "You do not have permission to claim queue items.", code="permission_denied"
         )
+
+
+def assignment_claim_next(*, queue: RoutingQueue, actor) -> QueueAssignment | None:
+    """The actor takes the top waiting item of `queue` (highest priority, then oldest).
+    Race-free: rows locked by another claim in flight are skipped, never waited for, so
+    concurrent claims each get a different item or None. None: nothing is waiting.
+    Refused (nothing changes) when the actor does not work this queue, lacks the permission,
+    or already holds their limit of open items."""
+    _check_claimer(queue, actor)
     with transaction.atomic():
         _lock_agent_under_capacity(actor, AT_CAPACITY)
         item = (
@@ -98,6 +112,36 @@ def assignment_claim_next(*, queue: RoutingQueue, actor) -> QueueAssignment | No
         )
         if item is None:
             return None
+        item.queue = queue
+        assignment_assign(assignment=item, agent=actor, actor=actor)
+    return item
+
+
+def assignment_claim(*, assignment: QueueAssignment, actor) -> QueueAssignment:
+    """The actor takes the waiting item they chose. Race-free like claim-next: the row is
+    locked without waiting (a claim in flight on it is refused, never waited for) and re-read,
+    so an item someone else took a moment ago is refused with who has it. Refused too (nothing
+    changes) when it is closed or escalated, when the actor does not work this queue or lacks
+    the permission, or holds their limit of open items. Returns the item, now theirs."""
+    queue = assignment.queue
+    _check_claimer(queue, actor)
+    with transaction.atomic():
+        item = (
+            QueueAssignment.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("assigned_to")
+            .filter(pk=assignment.pk)
+            .first()
+        )
+        if item is None:
+            raise TransitionRefused(BEING_TAKEN, code="being_taken")
+        if item.status != AssignmentStatus.QUEUED:
+            if item.status in HELD_STATUSES and item.assigned_to is not None:
+                holder = "You" if item.assigned_to == actor else item.assigned_to.get_full_name()
+                message = ALREADY_TAKEN.format(holder=holder or item.assigned_to.email)
+                raise TransitionRefused(message, code="already_taken")
+            status = item.get_status_display().lower()
+            raise TransitionRefused(NOT_WAITING.format(status=status), code="not_waiting")
+        _lock_agent_under_capacity(actor, AT_CAPACITY)
         item.queue = queue
         assignment_assign(assignment=item, agent=actor, actor=actor)
     return item
