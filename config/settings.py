@@ -268,11 +268,15 @@ SPECTACULAR_SETTINGS = {
 # ack_failures: a failed task is acknowledged and kept in the Failure table (visible in the
 # admin) rather than redelivered by the broker; our own retries live in ExternalSystemSync.
 Q_BROKER = env("Q_BROKER", default="orm")  # "orm" or "redis"
+# The queue's name on the broker: clusters of one deployment share it. Another deployment
+# (or a test run) on the same Redis sets its own. It is django-q2's site `name` too: its
+# scheduler runs the periodic jobs (Schedule rows without a cluster) only in a cluster whose
+# cluster_name equals the name, so with a Q_CLUSTER_NAME of its own and the name left at
+# "onboarding" no sweep ever ran (found by bin/fault-run).
+Q_CLUSTER_NAME = env("Q_CLUSTER_NAME", default="onboarding")
 Q_CLUSTER = {
-    "name": "onboarding",
-    # The queue's name on the broker: clusters of one deployment share it. Another deployment
-    # (or a test run) on the same Redis sets its own.
-    "cluster_name": env("Q_CLUSTER_NAME", default="onboarding"),
+    "name": Q_CLUSTER_NAME,
+    "cluster_name": Q_CLUSTER_NAME,
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=60),
     "retry": env.int("Q_RETRY", default=90),

@@ -33,6 +33,7 @@ _INHERITED = (
     "DATABASE_URL",
     "Q_SYNC",
     "Q_BROKER",
+    "Q_CLUSTER_NAME",
     "INTEGRATIONS_MODE",
     *(f"INTEGRATIONS_MODE_{provider.upper()}" for provider in settings.WEBHOOK_PROVIDERS),
     *(f"WEBHOOK_SECRET_{provider.upper()}" for provider in settings.WEBHOOK_PROVIDERS),
@@ -136,3 +137,26 @@ def test_production_refuses_the_public_development_webhook_secret(tmp_path):
 
     assert result.returncode != 0
     assert webhook_secret_missing("WEBHOOK_SECRET_CRM") in result.stderr
+
+
+@pytest.mark.parametrize("cluster_name", [None, "fault-run-1a2b3c"])
+def test_the_periodic_jobs_run_whatever_the_queue_name(tmp_path, cluster_name):
+    # django-q2's scheduler runs the seeded Schedule rows (no cluster of their own) only in a
+    # cluster whose name is the site's name: a deployment with a queue of its own must still
+    # run its sweeps.
+    env = {
+        "DJANGO_DEBUG": "True",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'queue-name.sqlite3'}",
+    }
+    if cluster_name:
+        env["Q_CLUSTER_NAME"] = cluster_name
+    result = _manage(
+        "shell",
+        "-c",
+        "from django_q.conf import Conf; print(Conf.CLUSTER_NAME, Conf.PREFIX)",
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    expected = cluster_name or "onboarding"
+    assert result.stdout.splitlines()[-1].split() == [expected, expected]

@@ -42,6 +42,9 @@ def redis_broker(monkeypatch):
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
     monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    # The clusters' site name follows Q_CLUSTER_NAME (config/settings.py): it salts the
+    # signature of every task, so this process signs with the same.
+    monkeypatch.setattr(Conf, "PREFIX", name)
     yield name
     for key in client.scan_iter(f"*{name}*"):
         client.delete(key)
