@@ -53,6 +53,7 @@ from apps.merchants.models import (
     MerchantPerson,
 )
 from apps.orders.models import HardwareShipment, Order
+from apps.progress.models import StallAlert
 from apps.routing.models import AssignmentNote
 
 # The PostgreSQL setting the audit rows' trigger reads (compliance migration 0003).
@@ -269,6 +270,12 @@ def _leads_anonymise(cutoffs: Cutoffs, now) -> int:
         id__in=AssignmentNote.objects.filter(assignment__lead__in=ids).values("pk")
     ).update(body=ANONYMISED)
     AssignmentNote.objects.filter(assignment__lead__in=ids).update(body=ANONYMISED)
+    # What staff wrote on the lead's or its merchant's stall alerts is free text too.
+    _replace(
+        StallAlert,
+        Q(lead__in=ids) | Q(merchant__lead__in=ids),
+        {"notes": Value([], output_field=models.JSONField()), "resolution_action": Value("")},
+    )
     historical = Lead.history.model
     historical.objects.filter(id__in=ids).update(**LEAD_REPLACEMENTS)
     return leads_due(cutoffs).update(**LEAD_REPLACEMENTS, anonymised_at=now)

@@ -26,6 +26,7 @@ from tests.merchants.factories import (
     MerchantPersonFactory,
 )
 from tests.orders.factories import HardwareShipmentFactory, OrderFactory
+from tests.progress.factories import StallAlertFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,12 @@ def _abandoned_merchant(abandoned_at):
     MerchantLocationFactory(merchant=merchant)
     HardwareShipmentFactory(order=OrderFactory(merchant=merchant))
     IntegrationEventFactory(aggregate_id=merchant.pk, event_payload={"name": "Secret Co"})
+    StallAlertFactory(
+        merchant=merchant,
+        lead=merchant.lead,
+        notes=[{"at": "2025-01-01T10:00:00+00:00", "author": "ic@x.test", "body": "Zed's cafe"}],
+        resolution_action="Called Zed on his mobile",
+    )
     return merchant
 
 
@@ -142,6 +149,9 @@ def test_retention_anonymises_deletes_and_keeps_what_it_should():
     account = MerchantBankAccount.objects.get(merchant=merchant)
     assert "111122223" not in (account.account_number, str(account))
     assert merchant.shipments.get().ship_to_name == ANONYMISED
+    alert = merchant.alerts.get()
+    assert (alert.notes, alert.resolution_action) == ([], "")
+    assert not any("Zed" in str(row.notes) for row in alert.history.all())
     assert (
         IntegrationEvent.objects.get(aggregate_id=merchant.pk).event_payload == ANONYMISED_PAYLOAD
     )
