@@ -343,6 +343,8 @@ SANDBOX_WEBHOOK_DELAY_SECONDS = env.int("SANDBOX_WEBHOOK_DELAY_SECONDS", default
 
 # Root of links in emails sent without a request (tasks, sweeps): the public portal URL.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
+# How long the links in emails to merchants (back into a step) stay valid, in days.
+STEP_LINK_MAX_AGE_DAYS = env.float("STEP_LINK_MAX_AGE_DAYS", default=7)
 
 # Step 8 (data import): the largest CSV a merchant may upload, in bytes and in rows.
 DATA_IMPORT_MAX_BYTES = env.int("DATA_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)

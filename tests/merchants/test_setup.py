@@ -84,7 +84,7 @@ def test_hardware_setup_waits_for_step_7(client, journey_steps):
 
     assert not hardware_setup_available(merchant)
     assert hardware_setup_available(merchant).reason == HARDWARE_WAITS_FOR_STEP_7
-    assert "Step 9 opens once step 7 (Lightspeed Payments Activation (KYC)) is completed." in (
+    assert "Step 9 opens once step 7 (Verify owners and get paid out) is completed." in (
         text(page)
     )
     assert refused.status_code == 409
@@ -217,7 +217,7 @@ def test_final_configuration_waits_for_hardware_setup(signed_in, merchant):
     page = signed_in.get(FINAL)
     refused = signed_in.post(FINAL, {"integrations": ["xero"]})
 
-    assert "Step 10 opens once step 9 (Setup Hardware) is completed." in text(page)
+    assert "Step 10 opens once step 9 (Set up your hardware) is completed." in text(page)
     assert refused.status_code == 409
     assert step(merchant, 10).status == StepStatus.PENDING
 
@@ -251,9 +251,7 @@ def ready_merchant(**fields):
     )
 
 
-def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(
-    client, journey_steps
-):
+def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(client, journey_steps):
     ready = ready_merchant(lead__status=LeadStatus.QUALIFIED)
     client.force_login(ready.user)
     client.post(FINAL, {"integrations": ["quickbooks"]})
@@ -299,7 +297,7 @@ def test_go_live_is_refused_with_the_list_of_missing_steps(client, journey_steps
 
     assert response.status_code == 409
     assert setup.GO_LIVE_MISSING_STEPS.format(
-        steps="step 7 (Lightspeed Payments Activation (KYC)); step 9 (Setup Hardware)"
+        steps="step 7 (Verify owners and get paid out); step 9 (Set up your hardware)"
     ) in text(response)
     merchant.refresh_from_db()
     assert merchant.is_active is False
