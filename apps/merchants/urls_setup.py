@@ -11,7 +11,9 @@ urlpatterns = [
     path("kyc/submit/", kyc.kyc_submit, name="kyc_submit"),
     path("kyc/persons/", kyc.kyc_person_add, name="kyc_person_add"),
     path("kyc/persons/<uuid:person_id>/edit/", kyc.kyc_person_edit, name="kyc_person_edit"),
-    path("kyc/persons/<uuid:person_id>/remove/", kyc.kyc_person_remove, name="kyc_person_remove"),
+    path(
+        "kyc/persons/<uuid:person_id>/remove/", kyc.kyc_person_remove, name="kyc_person_remove"
+    ),
     # The payout bank account.
     path("bank-account/", bank.bank_account, name="bank_account"),
     path("bank-account/status/", bank.bank_account_status, name="bank_account_status"),

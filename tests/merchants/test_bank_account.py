@@ -137,7 +137,9 @@ def test_the_page_waits_for_step_6_like_step_7(client, journey_steps):
     page = client.get(PAGE)
     refused = client.post(PAGE, account_data())
 
-    assert "Step 7 opens once step 6 (Pay) is completed." in text(page)
+    assert "Step 7 opens once step 6 (Pay) is completed." in text(
+        page
+    )
     assert refused.status_code == 409
     assert not MerchantBankAccount.objects.exists()
 

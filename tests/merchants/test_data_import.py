@@ -164,7 +164,9 @@ def test_the_line_message_reads_as_the_brief_says(signed_in):
     response = upload(signed_in, "sku,name,price,quantity,category\n" + rows + "P-7,X,abc,1,\n")
 
     assert "Line 7: price 'abc' is not a number" in text(response)
-    assert validators.ROW_NOT_A_NUMBER.format(line=7, column="price", value="abc") in text(response)
+    assert validators.ROW_NOT_A_NUMBER.format(line=7, column="price", value="abc") in text(
+        response
+    )
 
 
 def test_a_bad_customer_email_is_reported_by_line(signed_in):
@@ -406,7 +408,9 @@ def test_any_bytes_are_read_without_crashing(content, kind):
 
 @hypothesis_settings(max_examples=100, deadline=None)
 @given(
-    rows=st.lists(st.lists(st.text(max_size=12), min_size=4, max_size=5), min_size=1, max_size=8)
+    rows=st.lists(
+        st.lists(st.text(max_size=12), min_size=4, max_size=5), min_size=1, max_size=8
+    )
 )
 def test_any_text_rows_give_rows_or_line_errors(rows):
     import csv

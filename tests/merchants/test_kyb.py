@@ -206,7 +206,9 @@ def test_a_typed_ein_is_not_sent_back_with_other_errors(client, journey_steps):
 def test_the_service_refuses_changes_while_kyb_is_being_verified(journey_steps):
     merchant = MerchantFactory(kyb_status=C.SUBMITTED)
     with pytest.raises(TransitionRefused, match="being verified"):
-        kyb.merchant_kyb_details_save(merchant=merchant, actor=None, legal_business_name="Other")
+        kyb.merchant_kyb_details_save(
+            merchant=merchant, actor=None, legal_business_name="Other"
+        )
     assert Merchant.objects.get(pk=merchant.pk).legal_business_name != "Other"
 
 

@@ -221,7 +221,9 @@ def test_a_representative_holds_no_share_and_an_owner_must_say_theirs(signed_in)
     representative = signed_in.post(
         ADD, person_data(person_type=PersonType.REPRESENTATIVE, ownership_percentage="10")
     )
-    owner = signed_in.post(ADD, person_data(person_type=PersonType.OWNER, ownership_percentage=""))
+    owner = signed_in.post(
+        ADD, person_data(person_type=PersonType.OWNER, ownership_percentage="")
+    )
 
     assert representative.status_code == 422
     assert kyc.OWNERSHIP_ONLY_OWNERS in text(representative)
@@ -401,9 +403,7 @@ def test_one_payments_account_however_often_it_is_asked_for(signed_in, merchant,
         run_on_commit,
         person_data(person_type=PersonType.REPRESENTATIVE, ownership_percentage=None),
         person_data(
-            first_name="Ben",
-            ssn="123-45-6788",
-            person_type=PersonType.OWNER,
+            first_name="Ben", ssn="123-45-6788", person_type=PersonType.OWNER,
             ownership_percentage="100",
         ),
     )
@@ -441,8 +441,7 @@ def test_a_rejected_person_shows_the_reason_and_is_corrected_and_resubmitted(
     assert step(merchant, 7).status == StepStatus.COMPLETED
     assert step(merchant, 7).error_count == 1
     assert list(
-        KybKycAuditLog.objects.filter(person=person)
-        .order_by("completed_at")
+        KybKycAuditLog.objects.filter(person=person).order_by("completed_at")
         .values_list("decision", flat=True)
     ) == ["rejected", "approved"]
 
@@ -513,9 +512,7 @@ def test_person_kyc_decide_by_a_compliance_user_activates_payments_too(
     merchant.payments_account_id = "pay_acct_existing"
     merchant.save()
     person = MerchantPersonFactory(
-        merchant=merchant,
-        person_type=PersonType.BOTH,
-        ownership_percentage=Decimal(100),
+        merchant=merchant, person_type=PersonType.BOTH, ownership_percentage=Decimal(100),
         kyc_status=CheckStatus.REVIEW_REQUIRED,
     )
 
@@ -552,9 +549,7 @@ def test_payments_wait_until_every_person_is_approved(signed_in, merchant, run_o
         run_on_commit,
         person_data(person_type=PersonType.REPRESENTATIVE, ownership_percentage=None),
         person_data(
-            first_name="Ben",
-            ssn="123-45-9999",
-            person_type=PersonType.OWNER,
+            first_name="Ben", ssn="123-45-9999", person_type=PersonType.OWNER,
             ownership_percentage="100",
         ),
     )
@@ -567,7 +562,9 @@ def test_payments_wait_until_every_person_is_approved(signed_in, merchant, run_o
     assert step(merchant, 7).status == StepStatus.IN_PROGRESS
 
 
-def test_the_page_polls_while_a_check_is_under_way_and_reloads_once_it_is_over(signed_in, merchant):
+def test_the_page_polls_while_a_check_is_under_way_and_reloads_once_it_is_over(
+    signed_in, merchant
+):
     person = MerchantPersonFactory(merchant=merchant, kyc_status=CheckStatus.SUBMITTED)
 
     waiting = text(signed_in.get(KYC))

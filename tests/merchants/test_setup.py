@@ -251,7 +251,9 @@ def ready_merchant(**fields):
     )
 
 
-def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(client, journey_steps):
+def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(
+    client, journey_steps
+):
     ready = ready_merchant(lead__status=LeadStatus.QUALIFIED)
     client.force_login(ready.user)
     client.post(FINAL, {"integrations": ["quickbooks"]})

@@ -7,7 +7,9 @@ DATA_IMPORT_LIST_LIMIT = 20
 
 def data_import_list(*, merchant: Merchant, limit: int = DATA_IMPORT_LIST_LIMIT):
     """The merchant's latest imports, newest first (one query)."""
-    return list(DataImport.objects.filter(merchant=merchant).order_by("-created_at", "-pk")[:limit])
+    return list(
+        DataImport.objects.filter(merchant=merchant).order_by("-created_at", "-pk")[:limit]
+    )
 
 
 def data_import_counts(*, merchant: Merchant) -> dict[str, int]:

@@ -26,7 +26,9 @@ INTEGRATION_CHOICES = (
 )
 
 HARDWARE_WAITS_FOR_STEP_7 = "Hardware setup opens once payments are activated (step 7)."
-HARDWARE_IN_TRANSIT = "Your hardware is on its way: this step opens when the shipment is delivered."
+HARDWARE_IN_TRANSIT = (
+    "Your hardware is on its way: this step opens when the shipment is delivered."
+)
 
 
 @dataclass

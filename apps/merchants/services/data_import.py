@@ -92,7 +92,9 @@ def data_import_run(*, merchant: Merchant, kind: str, upload, actor):
             errors=[validators.import_too_large_message(max(size or 0, len(content)), limit)]
         )
     else:
-        parsed = validators.parse_import_csv(kind, content, max_rows=settings.DATA_IMPORT_MAX_ROWS)
+        parsed = validators.parse_import_csv(
+            kind, content, max_rows=settings.DATA_IMPORT_MAX_ROWS
+        )
     record = DataImport(
         merchant=merchant,
         kind=kind,
@@ -153,7 +155,7 @@ def _step_not_done(merchant: Merchant, step_id: int):
 
 
 def data_import_finish(*, merchant: Merchant, actor) -> None:
-    """ "Done with imports": step 8 completed, once at least one file was imported."""
+    """"Done with imports": step 8 completed, once at least one file was imported."""
     with transaction.atomic():
         _step_not_done(merchant, 8)
         if not merchant.data_imports.filter(status=DataImportStatus.COMPLETED).exists():
@@ -163,7 +165,7 @@ def data_import_finish(*, merchant: Merchant, actor) -> None:
 
 
 def data_import_skip(*, merchant: Merchant, actor) -> None:
-    """ "Skip this step": data import is optional."""
+    """"Skip this step": data import is optional."""
     with transaction.atomic():
         _step_not_done(merchant, 8)
         progress = _setup_step_open(merchant, 8, actor)

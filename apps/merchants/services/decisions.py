@@ -263,7 +263,9 @@ def review_resolve(merchant: Merchant, *, actor, note: str, withdraw_unworkable:
                     raise
                 assignment_withdraw(assignment=item, actor=actor, reason=f"case closed: {note}")
                 continue
-        elif withdraw_unworkable and item.assigned_to_id != actor.pk and not actor.is_superuser:
+        elif (
+            withdraw_unworkable and item.assigned_to_id != actor.pk and not actor.is_superuser
+        ):
             assignment_withdraw(assignment=item, actor=actor, reason=f"case closed: {note}")
             continue
         if item.status == AssignmentStatus.ASSIGNED:

@@ -66,7 +66,9 @@ def _kyb_editable(merchant: Merchant) -> None:
 
 def ein_taken(*, merchant: Merchant, ein: str) -> bool:
     """Another merchant already has this EIN (compared through the keyed hash)."""
-    return Merchant.objects.filter(ein_hash=pii.keyed_hash(ein)).exclude(pk=merchant.pk).exists()
+    return (
+        Merchant.objects.filter(ein_hash=pii.keyed_hash(ein)).exclude(pk=merchant.pk).exists()
+    )
 
 
 def merchant_kyb_details_save(*, merchant: Merchant, actor, ein: str | None = None, **details):
@@ -174,7 +176,9 @@ def merchant_kyb_provider_decide(
     return decisions.check_provider_decide(KYB, merchant, **answer)
 
 
-def merchant_kyb_review_decide(*, merchant: Merchant, decision: str, notes: str, actor) -> Merchant:
+def merchant_kyb_review_decide(
+    *, merchant: Merchant, decision: str, notes: str, actor
+) -> Merchant:
     """A compliance reviewer approves or rejects a KYB under review, with notes (required,
     kept in the audit log; a rejection's notes are the reason the merchant sees). The case
     leaves the compliance queue. A case another reviewer has taken is theirs to decide."""
@@ -256,10 +260,7 @@ def _kyb_review_decided(merchant: Merchant, decision: str, *, reason: str, actor
 
 # KYB on the one KYB/KYC decision path.
 KYB = decisions.CheckKind(
-    "kyb",
-    request=merchant_kyb_request,
-    decided=_kyb_decided,
-    provider_decided=_kyb_decision_follow,
-    review_decided=_kyb_review_decided,
+    "kyb", request=merchant_kyb_request, decided=_kyb_decided,
+    provider_decided=_kyb_decision_follow, review_decided=_kyb_review_decided,
     review_refused=_kyb_review_refused,
 )

@@ -237,7 +237,7 @@ def person_kyc_request(person: MerchantPerson, *, masked: bool = True) -> dict:
 
 
 def merchant_kyc_submit(*, merchant: Merchant, actor) -> list[MerchantPerson]:
-    """ "Submit for verification": every person not checked yet (or rejected and corrected)
+    """"Submit for verification": every person not checked yet (or rejected and corrected)
     goes to the payments provider through the outbox, with the payments account requested
     first if the business has none. Refused without a representative, with owners above
     100 % or with nobody to send; all or nothing."""
@@ -339,10 +339,9 @@ def _kyc_provider_decided(person: MerchantPerson, decision: str, *, reason: str,
 def _kyc_review_decided(person: MerchantPerson, decision: str, *, reason: str, actor) -> None:
     """Close the merchant's compliance queue item once nothing of it is under review."""
     merchant = Merchant.objects.get(pk=person.merchant.pk)
-    if (
-        merchant.kyb_status == CheckStatus.REVIEW_REQUIRED
-        or merchant.persons.filter(kyc_status=CheckStatus.REVIEW_REQUIRED).exists()
-    ):
+    if merchant.kyb_status == CheckStatus.REVIEW_REQUIRED or merchant.persons.filter(
+        kyc_status=CheckStatus.REVIEW_REQUIRED
+    ).exists():
         return
     decisions.review_resolve(
         merchant, actor=actor, note=f"KYC {decision}: {reason}", withdraw_unworkable=False
@@ -351,11 +350,8 @@ def _kyc_review_decided(person: MerchantPerson, decision: str, *, reason: str, a
 
 # KYC on the one KYB/KYC decision path.
 KYC = decisions.CheckKind(
-    "kyc",
-    request=person_kyc_request,
-    decided=_kyc_decided,
-    provider_decided=_kyc_provider_decided,
-    review_decided=_kyc_review_decided,
+    "kyc", request=person_kyc_request, decided=_kyc_decided,
+    provider_decided=_kyc_provider_decided, review_decided=_kyc_review_decided,
 )
 
 

@@ -26,7 +26,9 @@ IMPORTED = "{count} {kind} imported from {filename}."
 IMPORTED_WITH_UPDATES = (
     "{count} {kind} imported from {filename} ({updated} already there, updated)."
 )
-IMPORT_REFUSED = "Nothing was imported from {filename}: correct these problems and upload it again."
+IMPORT_REFUSED = (
+    "Nothing was imported from {filename}: correct these problems and upload it again."
+)
 IMPORTS_DONE = "Data import done: step 8 is complete."
 IMPORTS_SKIPPED = "Data import skipped. You can still ask your implementation consultant later."
 
@@ -136,7 +138,9 @@ def data_import_done(request):
 @require_POST
 def data_import_skip(request):
     refusal = call_service(
-        lambda: data_import_services.data_import_skip(merchant=request.merchant, actor=request.user)
+        lambda: data_import_services.data_import_skip(
+            merchant=request.merchant, actor=request.user
+        )
     )
     if refusal is not None:
         return _page(request, error=refusal.message, status=refusal_status(refusal))

@@ -49,7 +49,9 @@ def kyb(request):
 
     if not page.editable:
         message = (
-            KYB_ALREADY_APPROVED if page.merchant.kyb_status == "approved" else KYB_BEING_VERIFIED
+            KYB_ALREADY_APPROVED
+            if page.merchant.kyb_status == "approved"
+            else KYB_BEING_VERIFIED
         )
         return _render(request, page, notice=message, notice_level="error", status=409)
 
