@@ -5,6 +5,7 @@
 // The error box under the header (templates/base.html): what went wrong, and a "Try again"
 // button that sends the same request again when retrying can help.
 let lastFailed = null;
+let retrying = false; // the request in flight is the user's "Try again"
 
 function showError(text, retryable) {
   const box = document.getElementById("htmx-error");
@@ -51,6 +52,7 @@ document.addEventListener("click", (event) => {
   const config = lastFailed;
   lastFailed = null;
   hideError();
+  retrying = true;
   const source = config.elt && config.elt.isConnected ? config.elt : document.body;
   htmx.ajax(config.verb.toUpperCase(), config.path, {
     source: source,
@@ -93,7 +95,9 @@ document.body.addEventListener("htmx:beforeRequest", (event) => {
 let swapTargetId = null;
 document.body.addEventListener("htmx:beforeSwap", (event) => {
   const config = event.detail.requestConfig;
-  const userAction = config && config.triggeringEvent && config.triggeringEvent.type !== "every";
+  const userAction =
+    retrying || (config && config.triggeringEvent && config.triggeringEvent.type !== "every");
+  retrying = false;
   swapTargetId = userAction && event.detail.target ? event.detail.target.id || null : null;
 });
 document.body.addEventListener("htmx:afterSettle", () => {

@@ -17,6 +17,7 @@ from apps.merchants.models import Merchant
 from apps.merchants.selectors.dashboard import PAYOUTS_HELD_LIVE
 from apps.orders import pricing
 from apps.orders.services import quotes
+from tests.accounts.factories import PASSWORD as ACCOUNT_PASSWORD
 from tests.accounts.factories import AeUserFactory
 from tests.e2e.conftest import page_checked, page_fits
 from tests.merchants.factories import MerchantBankAccountFactory, merchant_at_setup
@@ -33,6 +34,16 @@ COHORTS = {
     Cohort.ASSISTED: ("600000", "1"),
     Cohort.MANAGED: ("3000000", "1"),
 }
+
+
+def signs_in(page, live_server, user) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page_checked(page)
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(ACCOUNT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/dashboard/")
+    page_checked(page)
 
 
 def get_started(page, live_server, *, email: str, revenue: str, locations: str) -> None:
@@ -191,10 +202,7 @@ def test_a_failed_bank_verification_is_action_needed_until_replaced(
 ):
     page = phone
     merchant = merchant_at_setup(legal_business_name="Copper Bistro LLC")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(merchant.user.email)
-    page.get_by_label("Password").fill("password")  # tests.accounts.factories.PASSWORD
-    page.get_by_role("button", name="Sign in").click()
+    signs_in(page, live_server, merchant.user)
     add_owner(page, live_server)
     add_bank_account(page, live_server, FAILING_ACCOUNT)
     expect(page.locator("#bank-status")).to_contain_text("Verification failed")
@@ -225,10 +233,7 @@ def test_going_live_without_a_bank_account_needs_the_payouts_held_confirmation(
     merchant = merchant_at_setup(
         steps_done=[1, 2, 3, 4, 5, 6, 7, 9], kyc_status="approved", payments_activated=True
     )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(merchant.user.email)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Sign in").click()
+    signs_in(page, live_server, merchant.user)
 
     page.goto(f"{live_server.url}/final-config/")
     page_checked(page)
@@ -253,10 +258,7 @@ def test_an_htmx_request_that_cannot_reach_the_server_says_so_and_retries(
         steps_done=[1, 2, 3, 4, 5, 6, 7, 9], kyc_status="approved", payments_activated=True
     )
     MerchantBankAccountFactory(merchant=merchant, verification_status="verified")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(merchant.user.email)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Sign in").click()
+    signs_in(page, live_server, merchant.user)
     page.goto(f"{live_server.url}/final-config/")
 
     page.route("**/final-config/go-live/", lambda route: route.abort())
@@ -274,7 +276,7 @@ def test_an_htmx_request_that_cannot_reach_the_server_says_so_and_retries(
 
 def test_the_skip_link_is_the_first_stop_and_jumps_to_the_content(phone, live_server):
     page = phone
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{live_server.url}/get-started/")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to main content")
     expect(skip).to_be_focused()
