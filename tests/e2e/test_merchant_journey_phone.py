@@ -76,7 +76,7 @@ def create_account(page, live_server) -> None:
 
 
 def verify_business(page) -> None:
-    page.locator("#next-action").get_by_role("link").first.click()
+    page.locator("#next-action a").first.click()
     expect(page.get_by_role("heading", name="Verify your business")).to_be_visible()
     page_checked(page)
     page.get_by_label("Business structure").select_option("llc")
@@ -152,7 +152,8 @@ def finish_setup(page, live_server) -> None:
     page.goto(f"{live_server.url}/hardware-setup/")
     page_checked(page)
     page.get_by_role("button", name=re.compile("no hardware", re.I)).click()
-    page.goto(f"{live_server.url}/final-config/")
+    page.get_by_role("button", name="Next: final configuration and go live").click()
+    expect(page.get_by_role("heading", name="Go live", exact=True).first).to_be_visible()
     page_checked(page)
 
 
