@@ -382,6 +382,8 @@ RETENTION_OUTBOX_DAYS = env.int("RETENTION_OUTBOX_DAYS", default=90)
 RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=90)
 
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
+# How long the links in emails to merchants (back into a step) stay valid, in days.
+STEP_LINK_MAX_AGE_DAYS = env.float("STEP_LINK_MAX_AGE_DAYS", default=7)
 
 # Step 8 (data import): the largest CSV a merchant may upload, in bytes and in rows.
 DATA_IMPORT_MAX_BYTES = env.int("DATA_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)

@@ -7,4 +7,4 @@ class MerchantsConfig(AppConfig):
 
     def ready(self):
         # Outbox and webhook handlers register themselves on import.
-        from apps.merchants import handlers, handlers_setup  # noqa: F401
+        from apps.merchants import handlers, handlers_emails, handlers_setup  # noqa: F401

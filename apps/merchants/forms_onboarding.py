@@ -126,6 +126,11 @@ def ein_clean(value: str) -> str:
         raise forms.ValidationError(EIN_INVALID, code="ein_invalid") from exc
 
 
+# How a field that may stay empty because a value is on file is marked (field.mark, shown
+# by the field templates instead of "optional").
+KEEP_ON_FILE = "leave empty to keep the one on file"
+
+
 class KybForm(MarksInvalidFields, forms.Form):
     """The legal entity checked by KYB. The EIN is asked for until one is stored; after
     that it shows masked and is replaced only when a new one is typed."""
@@ -167,6 +172,8 @@ class KybForm(MarksInvalidFields, forms.Form):
         )
         super().__init__(*args, **kwargs)
         if merchant.ein_hash:
+            # Neither optional nor required: the one on file stays unless a new one is typed.
+            self.fields["ein"].mark = KEEP_ON_FILE
             self.fields["ein"].help_text = EIN_CHANGE_HINT.format(masked=merchant.ein_masked)
             self.fields["ein"].widget.attrs["placeholder"] = merchant.ein_masked
         else:

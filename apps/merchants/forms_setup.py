@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from apps.merchants import validators
 from apps.merchants.choices import AccountType, DataImportKind, PersonType
+from apps.merchants.forms_onboarding import KEEP_ON_FILE
 from apps.merchants.selectors.kyc import OWNER_TYPES, owners_total
 from apps.merchants.selectors.setup import INTEGRATION_CHOICES
 from apps.merchants.services.kyc import (
@@ -38,6 +39,9 @@ class SecretDateInput(forms.DateInput):
 
 def _numeric(placeholder: str) -> dict:
     return {"autocomplete": "off", "inputmode": "numeric", "placeholder": placeholder}
+
+
+OWNERS_ONLY_MARK = "required for owners"
 
 
 class PersonForm(forms.Form):
@@ -91,12 +95,14 @@ class PersonForm(forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
+        self.fields["ownership_percentage"].mark = OWNERS_ONLY_MARK
         if person is not None:
             for name in ("ssn", "date_of_birth"):
                 self.fields[name].required = False
-            self.fields["ssn"].help_text = (
-                f"On file: {person.ssn_masked or 'none'}. Leave empty to keep it."
-            )
+                self.fields[name].mark = KEEP_ON_FILE
+            self.fields[
+                "ssn"
+            ].help_text = f"On file: {person.ssn_masked or 'none'}. Leave empty to keep it."
             self.fields["date_of_birth"].help_text = "On file. Leave empty to keep it."
 
     def clean_ssn(self):
@@ -146,9 +152,7 @@ class BankAccountForm(forms.Form):
     account_type = forms.ChoiceField(
         choices=AccountType.choices, initial=AccountType.CHECKING, widget=forms.RadioSelect
     )
-    routing_number = forms.CharField(
-        max_length=20, widget=SecretInput(attrs=_numeric("9 digits"))
-    )
+    routing_number = forms.CharField(max_length=20, widget=SecretInput(attrs=_numeric("9 digits")))
     account_number = forms.CharField(
         max_length=30, widget=SecretInput(attrs=_numeric("4 to 17 digits"))
     )

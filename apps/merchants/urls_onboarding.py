@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.merchants.views import dashboard, kyb, onboarding
+from apps.merchants.views import dashboard, kyb, onboarding, step_links
 
 urlpatterns = [
     path("account/create/", onboarding.account_create, name="account_create"),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("dashboard/call/", dashboard.call_request, name="call_request"),
     path("kyb/", kyb.kyb, name="kyb"),
+    # The link in every email to a merchant, back into a step (apps.core.links).
+    path("continue/<str:token>/", step_links.step_link, name="step_link"),
 ]

@@ -35,3 +35,28 @@ def quote_sent_by_ae(event) -> None:
     from apps.orders.services.quotes import order_quote_notify
 
     order_quote_notify(order_id=event.aggregate_id, idempotency_key=str(event.pk))
+
+
+@registry.handles("shipment.ship")
+def hardware_shipped_email(event) -> None:
+    """The merchant hears that the hardware shipped, with the tracking number and a step
+    link to the hardware setup (once per event)."""
+    from apps.merchants.emails import HARDWARE_SHIPPED_OUTCOME, merchant_outcome_email_send
+    from apps.orders.models import HardwareShipment
+
+    shipment = HardwareShipment.objects.select_related("merchant").filter(pk=event.aggregate_id)
+    shipment = shipment.first()
+    if shipment is None:
+        return
+    carrier = shipment.shipping_carrier or "the carrier"
+    tracking = (
+        f" Tracking number ({carrier}): {shipment.tracking_number}."
+        if shipment.tracking_number
+        else ""
+    )
+    merchant_outcome_email_send(
+        merchant=shipment.merchant,
+        outcome=HARDWARE_SHIPPED_OUTCOME,
+        idempotency_key=f"{event.pk}:{HARDWARE_SHIPPED_OUTCOME}",
+        tracking=tracking,
+    )

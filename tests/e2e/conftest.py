@@ -58,3 +58,38 @@ def sign_in(page, live_server):
         return page
 
     return sign_in_as
+
+
+# --- Phones and accessibility (issue 15) --------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(page):
+    """The page at a 390 px wide phone viewport."""
+    page.set_viewport_size(PHONE)
+    return page
+
+
+def page_fits(page) -> None:
+    """No page wider than the viewport: nothing scrolls sideways."""
+    page.wait_for_load_state("load")
+    width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"{page.url} is {width}px wide in a {viewport}px viewport"
+
+
+def page_accessible(page) -> None:
+    """axe-core (axe-playwright-python, which injects its bundled axe.min.js through the
+    browser's evaluation channel, untouched by the page's Content-Security-Policy) finds
+    no violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+
+
+def page_checked(page) -> None:
+    """Both: fits a phone and axe finds nothing."""
+    page_fits(page)
+    page_accessible(page)

@@ -65,7 +65,7 @@ def test_a_self_serve_merchant_signs_up_and_passes_kyb(page, live_server, journe
     expect(page.get_by_role("heading", name="Copper Bistro LLC")).to_be_visible()
     progress = page.locator("#journey-progress")
     expect(progress).to_have_attribute("value", "2")
-    expect(progress).to_have_attribute("max", "8")
+    expect(progress).to_have_attribute("max", "10")  # the ten steps the merchant sees
     # The account came through the link emailed to the address: nothing left to verify.
     expect(page.get_by_role("heading", name="Verify your email")).to_have_count(0)
 
@@ -97,7 +97,8 @@ def test_a_kyb_under_review_is_approved_by_compliance(sign_in, page, live_server
     fill_kyb(page, ein="12-3459999")
     expect(page.locator("#kyb")).to_contain_text(KYB_UNDER_REVIEW)
     page.goto(f"{live_server.url}/dashboard/")
-    expect(page.locator("#step-3")).to_contain_text("Under review")
+    expect(page.locator("#step-3")).to_contain_text("Waiting on us")
+    expect(page.locator("#step-3")).to_contain_text(KYB_UNDER_REVIEW)
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(reviewer)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.core.middleware import NUL_REFUSED
 from apps.integrations.models import IntegrationEvent
 from apps.leads.forms import PHONE_INVALID, REFERRER_INVALID
-from apps.leads.handlers import ACCOUNT_LINK_SUBJECT, RETURNING_SUBJECT
+from apps.leads.handlers import ACCOUNT_LINK_SUBJECT, CONTINUE_SUBJECT, RETURNING_SUBJECT
 from apps.leads.links import account_create_path, lead_from_account_link
 from apps.leads.models import Cohort, Lead, LeadSubmission
 from tests.leads.factories import LeadFactory, capture_data
@@ -212,15 +212,22 @@ def test_a_repeat_emails_the_address_we_already_have_your_details(
     assert "/account/create/?lead=" in _link_in(message)
 
 
-def test_a_repeat_for_a_lead_with_an_account_links_to_sign_in(client, mailoutbox):
+def test_a_returning_merchant_gets_a_continue_where_you_left_off_link(client, mailoutbox):
+    """Known address with an account: a step link (signed, expiring) to wherever the
+    merchant stands, through sign-in when signed out."""
+    from apps.core.links import step_link_read
     from tests.merchants.factories import MerchantFactory
 
     merchant = MerchantFactory()
     post(client, email=merchant.lead.email)
 
     [message] = mailoutbox
-    assert message.subject == RETURNING_SUBJECT
-    assert _link_in(message) == "http://testserver/accounts/login/"
+    assert message.subject == CONTINUE_SUBJECT
+    assert "Continue where you left off" in message.body
+    link = _link_in(message)
+    assert link.startswith("http://testserver/continue/")
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert step_link_read(token) == {"m": str(merchant.pk), "s": None, "p": ""}
 
 
 def test_repeats_in_a_row_send_one_email_not_a_flood(client, mailoutbox):

@@ -112,16 +112,20 @@ def test_an_unprofiled_lead_becomes_a_self_serve_merchant(journey_steps):
     assert merchant.cohort == Cohort.SELF_SERVE
 
 
-def test_a_lead_that_already_has_an_account_is_refused(client, journey_steps):
+def test_an_old_account_link_of_a_business_with_an_account_leads_to_sign_in(
+    client, journey_steps
+):
+    """No dead end: sign in, then continue where the business left off."""
     merchant = MerchantFactory()
     users = User.objects.count()
 
-    page = client.get(link_for(merchant.lead))
+    page = client.get(link_for(merchant.lead), follow=True)
     post = client.post(link_for(merchant.lead), form())
 
-    assert page.status_code == post.status_code == 409
-    assert accounts.LEAD_HAS_ACCOUNT in page.text
-    assert '<form method="post" action="/account/create/' not in page.text
+    login = reverse("accounts:login")
+    assert page.redirect_chain == [(f"{login}?next={DASHBOARD}", 302)]
+    assert accounts.LEAD_HAS_ACCOUNT_SIGN_IN in html.unescape(page.text)
+    assert (post.status_code, post.url) == (302, f"{login}?next={DASHBOARD}")
     assert User.objects.count() == users
     assert Merchant.objects.filter(lead=merchant.lead).count() == 1
 
@@ -190,25 +194,37 @@ def test_without_any_lead_one_is_captured_first(client, journey_steps):
     assert lead.merchant.legal_business_name == "New Shop"
 
 
-def test_an_email_whose_lead_has_an_account_is_refused(client, journey_steps):
-    merchant = MerchantFactory()
+@pytest.mark.parametrize("known", ["lead-with-account", "staff-login", "lead-without-account"])
+def test_a_sign_up_with_a_known_address_says_the_same_whatever_we_know(
+    client, journey_steps, django_capture_on_commit_callbacks, known
+):
+    """The page never tells whether an address has an account: the address is emailed how
+    to continue (a "continue where you left off" link once it has an account)."""
+    email = "sam@lightspeed.example"
+    if known == "lead-with-account":
+        merchant = account_created_merchant(email=email)
+    elif known == "staff-login":
+        AeUserFactory(email=email)
+    else:
+        LeadFactory(email=email)
+    merchants = Merchant.objects.count()
 
-    response = client.post(CREATE, form(email=merchant.lead.email))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(CREATE, form(email=email))
 
-    assert response.status_code == 409
-    assert accounts.LEAD_HAS_ACCOUNT in response.text
-    assert Merchant.objects.count() == 1
-
-
-def test_an_email_that_already_signs_in_is_refused(client, journey_steps):
-    staff = AeUserFactory(email="sam@lightspeed.example")
-    LeadFactory(email="sam@lightspeed.example")
-
-    response = client.post(CREATE, form(email=staff.email))
-
-    assert response.status_code == 409
-    assert accounts.EMAIL_HAS_ACCOUNT in response.text
-    assert not Merchant.objects.exists()
+    assert response.status_code == 200
+    assert accounts.ACCOUNT_LINK_SENT.format(email=email) in html.unescape(response.text)
+    assert accounts.LEAD_HAS_ACCOUNT not in response.text
+    assert accounts.EMAIL_HAS_ACCOUNT not in response.text
+    assert Merchant.objects.count() == merchants
+    if known == "lead-with-account":
+        [message] = mail.outbox
+        assert message.subject == "Continue where you left off"
+        path = re.search(r"https?://[^/\s]+(/continue/\S+/)", message.body).group(1)
+        client.force_login(merchant.user)
+        assert client.get(path).url == reverse("merchants:kyb")
+    elif known == "staff-login":
+        assert mail.outbox == []
 
 
 @pytest.mark.parametrize(

@@ -137,9 +137,7 @@ def test_the_page_waits_for_step_6_like_step_7(client, journey_steps):
     page = client.get(PAGE)
     refused = client.post(PAGE, account_data())
 
-    assert "Step 7 opens once step 6 (Payment for Software & Hardware) is completed." in text(
-        page
-    )
+    assert "Step 7 opens once step 6 (Pay) is completed." in text(page)
     assert refused.status_code == 409
     assert not MerchantBankAccount.objects.exists()
 
@@ -149,10 +147,12 @@ def test_the_merchant_adds_an_account_shown_masked(signed_in, merchant):
 
     account = current(merchant)
     assert (account.routing_number, account.account_number) == (ROUTING, ACCOUNT)
-    assert account.verification_status == VerificationStatus.PENDING
+    # Verification starts on save: no second button to press.
+    assert account.verification_status == VerificationStatus.IN_PROGRESS
     assert ACCOUNT_ADDED in text(response)
     assert "•••• 6789" in text(response) and "•••• 0021" in text(response)
-    assert "Verify this account" in text(response)
+    assert "Verify this account" not in text(response)
+    assert "Verifying" in text(response)
     assert PAYOUTS_HELD in text(response)
 
 
@@ -202,10 +202,8 @@ def test_an_htmx_form_error_is_a_retargeted_422(signed_in):
 
 
 def test_a_verified_account_turns_payouts_on(signed_in, merchant, run_on_commit):
-    signed_in.post(PAGE, account_data())
+    response = run_on_commit(lambda: signed_in.post(PAGE, account_data(), follow=True))
     account = current(merchant)
-
-    response = run_on_commit(lambda: signed_in.post(verify_url(account), follow=True))
 
     account.refresh_from_db()
     merchant.refresh_from_db()
@@ -223,10 +221,8 @@ def test_a_verified_account_turns_payouts_on(signed_in, merchant, run_on_commit)
 def test_a_failed_verification_shows_the_reason_and_keeps_payouts_held(
     signed_in, merchant, run_on_commit
 ):
-    signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT))
+    run_on_commit(lambda: signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT)))
     account = current(merchant)
-
-    run_on_commit(lambda: signed_in.post(verify_url(account)))
 
     account.refresh_from_db()
     merchant.refresh_from_db()
@@ -241,9 +237,8 @@ def test_a_failed_verification_shows_the_reason_and_keeps_payouts_held(
 
 
 def test_try_again_sends_the_account_again_as_a_new_attempt(signed_in, merchant, run_on_commit):
-    signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT))
+    run_on_commit(lambda: signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT)))
     account = current(merchant)
-    run_on_commit(lambda: signed_in.post(verify_url(account)))
 
     retried = run_on_commit(lambda: signed_in.post(verify_url(account)))
 
@@ -260,13 +255,11 @@ def test_try_again_sends_the_account_again_as_a_new_attempt(signed_in, merchant,
 def test_replacing_a_failed_account_then_verifying_turns_payouts_on(
     signed_in, merchant, run_on_commit
 ):
-    signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT))
+    run_on_commit(lambda: signed_in.post(PAGE, account_data(account_number=FAILING_ACCOUNT)))
     failed = current(merchant)
-    run_on_commit(lambda: signed_in.post(verify_url(failed)))
 
-    replaced = signed_in.post(PAGE, account_data(), follow=True)
+    replaced = run_on_commit(lambda: signed_in.post(PAGE, account_data(), follow=True))
     new = current(merchant)
-    run_on_commit(lambda: signed_in.post(verify_url(new)))
 
     failed.refresh_from_db()
     merchant.refresh_from_db()
@@ -276,8 +269,7 @@ def test_replacing_a_failed_account_then_verifying_turns_payouts_on(
 
 
 def test_replacing_a_verified_account_holds_payouts_again(signed_in, merchant, run_on_commit):
-    signed_in.post(PAGE, account_data())
-    run_on_commit(lambda: signed_in.post(verify_url(current(merchant))))
+    run_on_commit(lambda: signed_in.post(PAGE, account_data()))
     merchant.refresh_from_db()
     assert merchant.payouts_enabled is True
 
@@ -298,7 +290,7 @@ def test_a_replaced_account_cannot_be_verified(signed_in, merchant):
     assert response.status_code == 409
     assert bank.BANK_ACCOUNT_REPLACED in text(response)
     old.refresh_from_db()
-    assert old.verification_status == VerificationStatus.PENDING
+    assert old.verification_status == VerificationStatus.IN_PROGRESS  # sent on save, unanswered
 
 
 def test_an_account_being_verified_is_not_sent_twice(signed_in, merchant):
@@ -315,9 +307,7 @@ def test_an_account_being_verified_is_not_sent_twice(signed_in, merchant):
 def test_a_verified_account_waits_for_kyc_before_payouts(client, journey_steps, run_on_commit):
     merchant = merchant_at_setup(kyc_status=CheckStatus.SUBMITTED)
     client.force_login(merchant.user)
-    client.post(PAGE, account_data())
-
-    run_on_commit(lambda: client.post(verify_url(current(merchant))))
+    run_on_commit(lambda: client.post(PAGE, account_data()))
 
     merchant.refresh_from_db()
     assert current(merchant).verification_status == VerificationStatus.VERIFIED
@@ -355,9 +345,8 @@ def test_a_late_or_duplicate_verification_webhook_changes_nothing(
 ):
     from apps.integrations.tasks import sandbox_webhook_send
 
-    signed_in.post(PAGE, account_data())
+    run_on_commit(lambda: signed_in.post(PAGE, account_data()))
     account = current(merchant)
-    run_on_commit(lambda: signed_in.post(verify_url(account)))
     first = WebhookEvent.objects.get(event_type="bank_account.verification")
     late = {**first.payload, "id": "evt_late", "data": {**first.payload["data"], "verified": False}}
 
@@ -448,9 +437,8 @@ def test_outbox_sandbox_and_webhook_verify_an_account_end_to_end(client, journey
     through a signed webhook, the inbox processes it."""
     merchant = merchant_at_setup(kyc_status=CheckStatus.APPROVED)
     client.force_login(merchant.user)
-    client.post(PAGE, account_data())
 
-    client.post(verify_url(current(merchant)))
+    client.post(PAGE, account_data())  # verification starts on save
 
     merchant.refresh_from_db()
     assert current(merchant).verification_status == VerificationStatus.VERIFIED

@@ -16,7 +16,8 @@ from apps.merchants.choices import CheckStatus
 from apps.merchants.selectors.dashboard import (
     AE_WILL_CONTACT,
     HARDWARE_ON_ITS_WAY,
-    STATUS_WORDS,
+    STATES,
+    STATUS_STATES,
     STEP_RETRY,
 )
 from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_UNDER_REVIEW, KYB_VERIFYING
@@ -124,12 +125,15 @@ def test_the_ten_steps_show_in_their_three_stages_with_the_progress_bar(client, 
     stages = re.findall(r'<h3 id="stage-(\w+)"', page)
     assert stages == ["qualify_leads", "buying_experience", "guided_setup"]
     assert all(f'id="step-{n}"' in page for n in range(1, 11))
-    assert '<progress id="journey-progress" value="2" max="8">' in page
-    assert "2 of 8 required steps done" in page
-    assert "Done" in step_item(page, 1) and "Done" in step_item(page, 2)
-    assert "Not started" in step_item(page, 3)
+    # Progress counts the ten steps the merchant sees.
+    assert '<progress id="journey-progress" value="2" max="10">' in page
+    assert "2 of 10 steps done" in page
+    assert 'data-state="done"' in step_item(page, 1) and "Done" in step_item(page, 2)
+    assert 'data-state="in-progress"' in step_item(page, 3)
     assert 'aria-current="step"' in step_item(page, 3)
-    assert "(optional)" in step_item(page, 8) and "(optional)" in step_item(page, 10)
+    assert "(optional)" in step_item(page, 8)
+    # Step 10 holds "Go live": not optional in the merchant's eyes.
+    assert "<small>(optional)</small>" not in step_item(page, 10)
 
 
 def test_the_progress_bar_advances_when_kyb_is_approved(client, journey_steps):
@@ -145,20 +149,26 @@ def test_the_progress_bar_advances_when_kyb_is_approved(client, journey_steps):
 
     page = dashboard_of(client, merchant)
 
-    assert '<progress id="journey-progress" value="3" max="8">' in page
+    assert '<progress id="journey-progress" value="3" max="10">' in page
     assert "Approved" not in step_item(page, 3)  # done: said as "Done"
     assert "Done" in step_item(page, 3)
     assert KYB_APPROVED in step_item(page, 3)
     assert 'aria-current="step"' in step_item(page, 4)
 
 
-def test_each_step_links_to_its_page_or_says_coming_soon(client, journey_steps, monkeypatch):
-    monkeypatch.setitem(STEP_PAGES, 8, "nowhere:yet")
+def test_an_open_step_links_to_its_page_and_a_locked_one_says_what_unlocks_it(
+    client, journey_steps, monkeypatch
+):
+    monkeypatch.setitem(STEP_PAGES, 3, "nowhere:yet")
     page = dashboard_of(client, account_created_merchant())
 
-    assert f'href="{KYB}"' in step_item(page, 3)
-    assert "coming soon" in step_item(page, 8)
+    assert "href" not in step_item(page, 3)  # no page (yet): no dead link
     assert "href" not in step_item(page, 1)
+    locked = step_item(page, 4)
+    assert 'data-state="locked"' in locked
+    assert "Locked" in locked
+    assert "Opens once you finish step 3 (Verify your business)." in locked
+    assert "href" not in locked
 
 
 def test_page_url_is_none_for_a_page_that_does_not_exist_yet():
@@ -173,7 +183,8 @@ def test_a_self_serve_merchant_is_shown_how_to_do_it_alone(client, journey_steps
     page = dashboard_of(client, account_created_merchant(cohort=Cohort.SELF_SERVE))
 
     next_action = re.search(r'<article id="next-action".*?</article>', page, re.S).group(0)
-    assert "Qualify for LS Payments (KYB)" in next_action
+    assert "Verify your business" in next_action
+    assert "Qualify for LS Payments" not in page  # the internal name stays on staff pages
     assert f'<a href="{KYB}" role="button">Do it yourself</a>' in next_action
     assert "Request a call" not in page
 
@@ -349,8 +360,12 @@ def test_a_rejected_kyb_says_why_and_links_to_the_fix(client, journey_steps):
     page = dashboard_of(client, merchant)
 
     item = step_item(page, 3)
+    assert 'data-state="action"' in item and "Action needed" in item
     assert "The EIN does not match the name." in item
-    assert f'<a href="{KYB}">Correct your business details</a>' in item
+    assert "EIN match your IRS records" in item  # what to check
+    assert f'<a href="{KYB}#id_ein">Check your EIN and business details' in item
+    actions = re.search(r'<article id="actions-needed".*?</article>', page, re.S).group(0)
+    assert f'href="{KYB}#id_ein"' in actions
 
 
 def test_a_blocked_step_says_why(client, journey_steps):
@@ -361,7 +376,7 @@ def test_a_blocked_step_says_why(client, journey_steps):
 
     item = step_item(dashboard_of(client, merchant), 3)
 
-    assert "On hold" in item
+    assert 'data-state="waiting"' in item and "Waiting on us" in item
     assert "Waiting for the signed lease." in item
 
 
@@ -409,5 +424,15 @@ def test_the_dashboard_costs_the_same_queries_with_1_or_50_history_rows(client, 
     assert queries() == with_one
 
 
-def test_every_step_status_has_words(journey_steps):
-    assert set(STATUS_WORDS) == set(StepStatus.values)
+def test_every_step_status_has_a_state_of_the_one_vocabulary(journey_steps):
+    assert set(STATUS_STATES) == set(StepStatus.values)
+    assert set(STATUS_STATES.values()) <= set(STATES)
+    assert [state.label for state in STATES] == [
+        "Done",
+        "In progress",
+        "Waiting on us",
+        "Action needed",
+        "Locked",
+        "Failed",
+    ]
+    assert len({state.code for state in STATES}) == 6

@@ -359,7 +359,7 @@ def test_the_step_waits_for_step_7(client, journey_steps):
     refused = upload(client, PRODUCTS)
     skipped = client.post(SKIP)
 
-    assert "Step 8 opens once step 7 (Lightspeed Payments Activation (KYC)) is completed." in (
+    assert "Step 8 opens once step 7 (Verify owners and get paid out) is completed." in (
         text(page)
     )
     assert refused.status_code == skipped.status_code == 409

@@ -34,7 +34,13 @@ from apps.merchants.handlers import (
     IGNORED_OTHER_CHECK,
 )
 from apps.merchants.models import Merchant
-from apps.merchants.selectors.kyb import KYB_APPROVED, KYB_DELAYED, KYB_UNDER_REVIEW, KYB_VERIFYING
+from apps.merchants.selectors.kyb import (
+    KYB_APPROVED,
+    KYB_DELAYED,
+    KYB_FIX_ACTION,
+    KYB_UNDER_REVIEW,
+    KYB_VERIFYING,
+)
 from apps.merchants.services import kyb
 from apps.merchants.views.kyb import KYB_SUBMITTED
 from apps.progress.models import StepStatus
@@ -291,7 +297,8 @@ def test_a_rejection_shows_the_reason_and_the_merchant_resubmits(client, journey
     kyb_page, dashboard = client.get(KYB).text, client.get(DASHBOARD).text
     for page in (kyb_page, dashboard):
         assert KYB_REJECTED_REASON in page
-    assert "Correct your business details" in dashboard
+    assert KYB_FIX_ACTION in dashboard  # the fix link names what to check
+    assert 'href="/kyb/#id_ein"' in dashboard
     assert EIN_CHANGE_HINT.format(masked="•••• 0000") in kyb_page
     assert "3450000" not in kyb_page
 

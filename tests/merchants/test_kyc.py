@@ -132,8 +132,8 @@ def test_step_7_before_step_6_is_completed_explains_what_comes_first_and_changes
     refused = client.post(ADD, person_data())
 
     assert page.status_code == 200
-    assert "Step 7 opens once step 6 (Payment for Software & Hardware) is completed." in text(page)
-    assert "Go to step 6: Payment for Software & Hardware" in text(page)
+    assert "Step 7 opens once step 6 (Pay) is completed." in text(page)
+    assert "Go to step 6: Pay" in text(page)
     assert 'name="ssn"' not in text(page)
     assert refused.status_code == 409
     assert not MerchantPerson.objects.exists()

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from apps.leads.models import LeadStatus
 from apps.merchants.choices import JourneyStatus
+from apps.merchants.selectors.dashboard import PAYOUTS_HELD_LIVE
 from apps.merchants.selectors.setup import (
     HARDWARE_CHECKLIST,
     HARDWARE_IN_TRANSIT,
@@ -23,7 +24,11 @@ from apps.orders.models.order import OrderStatus
 from apps.orders.models.shipment import ShipmentStatus
 from apps.progress.models import StepStatus
 from tests.accounts.factories import AeUserFactory, ComplianceUserFactory, IcUserFactory
-from tests.merchants.factories import DataImportFactory, merchant_at_setup
+from tests.merchants.factories import (
+    DataImportFactory,
+    MerchantBankAccountFactory,
+    merchant_at_setup,
+)
 from tests.orders.factories import (
     HardwareShipmentFactory,
     OrderFactory,
@@ -84,9 +89,7 @@ def test_hardware_setup_waits_for_step_7(client, journey_steps):
 
     assert not hardware_setup_available(merchant)
     assert hardware_setup_available(merchant).reason == HARDWARE_WAITS_FOR_STEP_7
-    assert "Step 9 opens once step 7 (Lightspeed Payments Activation (KYC)) is completed." in (
-        text(page)
-    )
+    assert "Step 9 opens once step 7 (Verify owners and get paid out) is completed." in (text(page))
     assert refused.status_code == 409
     assert step(merchant, 9).status == StepStatus.PENDING
 
@@ -217,7 +220,7 @@ def test_final_configuration_waits_for_hardware_setup(signed_in, merchant):
     page = signed_in.get(FINAL)
     refused = signed_in.post(FINAL, {"integrations": ["xero"]})
 
-    assert "Step 10 opens once step 9 (Setup Hardware) is completed." in text(page)
+    assert "Step 10 opens once step 9 (Set up your hardware) is completed." in text(page)
     assert refused.status_code == 409
     assert step(merchant, 10).status == StepStatus.PENDING
 
@@ -242,18 +245,20 @@ def test_an_unknown_integration_is_a_422(client, ready):
     assert step(ready, 10).status == StepStatus.PENDING
 
 
-def ready_merchant(**fields):
-    return merchant_at_setup(
+def ready_merchant(*, bank: str | None = "verified", **fields):
+    """Ready to go live; its primary bank account in `bank` verification (None: none)."""
+    merchant = merchant_at_setup(
         steps_done=[1, 2, 3, 4, 5, 6, 7, 9],
         kyc_status="approved",
         payments_activated=True,
         **fields,
     )
+    if bank is not None:
+        MerchantBankAccountFactory(merchant=merchant, verification_status=bank)
+    return merchant
 
 
-def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(
-    client, journey_steps
-):
+def test_go_live_makes_the_merchant_active_and_converts_the_qualified_lead(client, journey_steps):
     ready = ready_merchant(lead__status=LeadStatus.QUALIFIED)
     client.force_login(ready.user)
     client.post(FINAL, {"integrations": ["quickbooks"]})
@@ -299,7 +304,7 @@ def test_go_live_is_refused_with_the_list_of_missing_steps(client, journey_steps
 
     assert response.status_code == 409
     assert setup.GO_LIVE_MISSING_STEPS.format(
-        steps="step 7 (Lightspeed Payments Activation (KYC)); step 9 (Setup Hardware)"
+        steps="step 7 (Verify owners and get paid out); step 9 (Set up your hardware)"
     ) in text(response)
     merchant.refresh_from_db()
     assert merchant.is_active is False
@@ -322,6 +327,56 @@ def test_going_live_twice_is_refused(client, ready):
     assert response.status_code == 409
     assert setup.ALREADY_LIVE in text(response)
     assert "Your business is live since" in text(response)
+
+
+# --- going live without a verified bank account -----------------------------------------------
+
+
+@pytest.mark.parametrize("bank", [None, "pending", "failed"])
+def test_go_live_without_a_verified_bank_account_needs_the_payouts_held_confirmation(
+    client, journey_steps, bank
+):
+    ready = ready_merchant(bank=bank)
+    client.force_login(ready.user)
+
+    page = text(client.get(FINAL))
+    refused = client.post(GO_LIVE)
+    hostile = client.post(GO_LIVE, {"confirm_payouts_held": ["on", "1", "<b>yes</b>"]})
+
+    assert "payouts stay held until you add a bank account" in page
+    assert 'name="confirm_payouts_held" value="yes"' in page
+    assert refused.status_code == hostile.status_code == 409
+    assert setup.PAYOUTS_HELD_CONFIRMATION in text(refused)
+    ready.refresh_from_db()
+    assert ready.is_active is False and ready.journey_status == JourneyStatus.IN_PROGRESS
+
+
+def test_confirmed_go_live_without_a_bank_account_is_kept_and_the_dashboard_says_payouts_held(
+    client, journey_steps
+):
+    ready = ready_merchant(bank=None)
+    client.force_login(ready.user)
+
+    response = client.post(GO_LIVE, {"confirm_payouts_held": "yes"}, follow=True)
+
+    ready.refresh_from_db()
+    assert LIVE in text(response)
+    assert ready.is_active is True and ready.payouts_enabled is False
+    assert "payouts_held_confirmed_at" in step(ready, 10).step_data
+    reasons = list(step(ready, 10).history.values_list("history_change_reason", flat=True))
+    assert any("payouts held confirmed" in (reason or "") for reason in reasons)
+    dashboard = text(client.get(reverse("merchants:dashboard")))
+    assert PAYOUTS_HELD_LIVE in dashboard
+    assert f'<a href="{reverse("merchants:bank_account")}">Add your bank account</a>' in dashboard
+
+
+def test_a_verified_bank_account_needs_no_confirmation(client, ready):
+    client.force_login(ready.user)
+
+    assert "confirm_payouts_held" not in text(client.get(FINAL))
+    assert client.post(GO_LIVE).status_code == 302
+    ready.refresh_from_db()
+    assert ready.is_active is True
 
 
 # --- roles, methods, queries ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
+from apps.core.links import step_link_read
 from apps.leads.models import Cohort
 from apps.orders import pricing
 from apps.orders.models import Order
@@ -226,7 +227,10 @@ def test_the_merchant_is_emailed_when_an_ae_sends_a_quote(
     sent = [m for m in mail.outbox if order.order_number in m.subject]
     assert len(sent) == 1
     assert sent[0].to == [merchant.user.email]
-    assert f"/quote/{order.order_number}/accept/" in sent[0].body
+    # An absolute step link (signed, expiring) to the quote's accept page, in text and HTML.
+    token = re.search(r"http://localhost:8000/continue/(\S+)/", sent[0].body).group(1)
+    assert step_link_read(token)["p"] == f"/quote/{order.order_number}/accept/"
+    assert token in sent[0].alternatives[0][0]
 
 
 def test_a_merchants_own_quote_sends_no_quote_email(

@@ -2,12 +2,14 @@
 alert per (merchant, step, type), severity, follow-ups (nudge email, IC intervention,
 abandonment, lead lost) and alerts resolving themselves once the merchant moves on."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 
+from apps.core.links import step_link_read
 from apps.demo.reference import task_exists
 from apps.integrations.models import IntegrationEvent, SandboxLedgerEntry
 from apps.leads.models import Cohort, LeadStatus
@@ -353,7 +355,8 @@ def test_the_merchant_gets_one_nudge_linking_to_the_step_page(policies, frozen, 
     assert message.to == [progress.merchant.user.email]
     assert "Qualify for LS Payments (KYB)" in message.subject
     assert "for 5 days" in message.body
-    assert "http://localhost:8000/kyb/" in message.body
+    token = re.search(r"http://localhost:8000/continue/(\S+)/", message.body).group(1)
+    assert step_link_read(token) == {"m": str(progress.merchant.pk), "s": 3, "p": "/kyb/"}
     ledger = SandboxLedgerEntry.objects.get(system="email")
     assert ledger.idempotency_key == str(alerts(progress).get().pk)
 
@@ -364,7 +367,9 @@ def test_the_payment_step_nudge_links_to_the_dashboard(policies, frozen, sweep):
     sweep()
 
     [message] = nudges()
-    assert "http://localhost:8000/dashboard/" in message.body
+    # A step link (signed, expiring, resumable) that leads to the dashboard.
+    token = re.search(r"http://localhost:8000/continue/(\S+)/", message.body).group(1)
+    assert step_link_read(token)["p"] == "/dashboard/"
 
 
 def test_a_step_page_that_does_not_exist_falls_back_to_the_dashboard(monkeypatch):

@@ -141,5 +141,8 @@ class EmailProvider(ABC):
     system = "email"
 
     @abstractmethod
-    def send(self, *, idempotency_key: str, to: str, subject: str, body: str) -> dict:
-        """Returns {"message_id": str}."""
+    def send(
+        self, *, idempotency_key: str, to: str, subject: str, body: str, html_body: str = ""
+    ) -> dict:
+        """Plain text `body`, and `html_body` as its HTML alternative when given.
+        Returns {"message_id": str}."""

@@ -262,10 +262,13 @@ class HttpBilling(HttpClient, BillingProvider):
 
 
 class HttpEmail(HttpClient, EmailProvider):
-    def send(self, *, idempotency_key: str, to: str, subject: str, body: str) -> dict:
-        return self.post(
-            "/messages", idempotency_key, {"to": to, "subject": subject, "body": body}, "message_id"
-        )
+    def send(
+        self, *, idempotency_key: str, to: str, subject: str, body: str, html_body: str = ""
+    ) -> dict:
+        message = {"to": to, "subject": subject, "body": body}
+        if html_body:
+            message["html"] = html_body
+        return self.post("/messages", idempotency_key, message, "message_id")
 
 
 PROVIDERS = {

@@ -570,7 +570,9 @@ class SandboxEmail(EmailProvider):
     """Sends through Django's EMAIL_BACKEND (console in development, locmem in tests), once
     per key, after commit."""
 
-    def send(self, *, idempotency_key: str, to: str, subject: str, body: str) -> dict:
+    def send(
+        self, *, idempotency_key: str, to: str, subject: str, body: str, html_body: str = ""
+    ) -> dict:
         message_id = remote_id("msg", idempotency_key)
         return _effect(
             self.system,
@@ -578,7 +580,7 @@ class SandboxEmail(EmailProvider):
             idempotency_key,
             {"to": to, "subject": subject, "body": body},
             lambda: {"message_id": message_id},
-            then=lambda: send_mail(subject, body, None, [to]),
+            then=lambda: send_mail(subject, body, None, [to], html_message=html_body or None),
         )
 
 

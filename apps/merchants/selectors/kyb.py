@@ -18,8 +18,13 @@ KYB_UNDER_REVIEW = (
     "Your business is under review by our compliance team (usually within one business day)."
 )
 KYB_REJECTED = (
-    "Your business could not be verified: {reason} Correct your details and submit again."
+    "Your business could not be verified: {reason} Check that your legal business name and "
+    "EIN match your IRS records (form CP 575 or 147C) and that the registered address is "
+    "the one on file with your state, then submit again."
 )
+# Where the fix link of a rejection lands: the EIN, the field most often wrong.
+KYB_FIX_FIELD = "id_ein"
+KYB_FIX_ACTION = "Check your EIN and business details"
 KYB_NOT_SUBMITTED = (
     "Tell us about your business: we verify it with our payments partner before you buy "
     "(usually within minutes)."

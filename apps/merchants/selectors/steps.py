@@ -34,6 +34,55 @@ STEP_PAGES = {
 FALLBACK_PAGES = ("merchants:dashboard", "accounts:home")
 
 
+@dataclass(frozen=True)
+class MerchantStep:
+    """A journey step in the merchant's words: its title and one line saying what it is for.
+    The internal name (JourneyStep.step_name, the spec's) stays on staff pages."""
+
+    id: int
+    title: str
+    purpose: str
+    optional: bool = False
+
+
+MERCHANT_STEPS = {
+    step.id: step
+    for step in (
+        MerchantStep(1, "Tell us about your business", "Who you are and what you sell."),
+        MerchantStep(2, "Create your account", "Your sign-in and a confirmed email address."),
+        MerchantStep(
+            3, "Verify your business", "Your legal name, EIN and registered address, checked."
+        ),
+        MerchantStep(4, "Choose your plan", "Your software, locations and registers."),
+        MerchantStep(5, "Choose your hardware", "What each location and register needs."),
+        MerchantStep(6, "Pay", "Review your quote and pay for it."),
+        MerchantStep(
+            7,
+            "Verify owners and get paid out",
+            "Your owners and representatives, and the bank account your payouts go to.",
+        ),
+        MerchantStep(
+            8,
+            "Import your data",
+            "Bring your products, customers and stock from your old system.",
+            optional=True,
+        ),
+        MerchantStep(9, "Set up your hardware", "Unbox, connect and ring up a test sale."),
+        MerchantStep(10, "Go live", "Pick your integrations (optional), then open for business."),
+    )
+}
+
+
+def merchant_step(step_id: int, *, fallback: str = "") -> MerchantStep:
+    """The step in the merchant's words (a step unknown here keeps `fallback` as title)."""
+    return MERCHANT_STEPS.get(step_id) or MerchantStep(step_id, fallback or f"Step {step_id}", "")
+
+
+def merchant_steps_named(step_ids) -> str:
+    """ "step 6 (Pay) and step 7 (Verify owners and get paid out)"."""
+    return " and ".join(f"step {i} ({merchant_step(i).title})" for i in step_ids)
+
+
 def step_page_url(step_id: int) -> str:
     for name in (STEP_PAGES.get(step_id), *FALLBACK_PAGES):
         if not name:
@@ -87,8 +136,12 @@ class StepGate:
         return self.status in DONE_STEP_STATUSES
 
     @property
-    def waiting_links(self) -> list[tuple[JourneyStep, str]]:
-        return [(step, step_page_url(step.id)) for step in self.waiting_for]
+    def waiting_links(self) -> list[tuple[MerchantStep, str]]:
+        """The steps to finish first, in the merchant's words, with their pages."""
+        return [
+            (merchant_step(step.id, fallback=step.step_name), step_page_url(step.id))
+            for step in self.waiting_for
+        ]
 
 
 def step_gate(*, merchant: Merchant, step_id: int) -> StepGate:

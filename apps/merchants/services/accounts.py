@@ -64,8 +64,12 @@ EMAIL_VERIFY_SALT = "merchants.email-verify"
 EMAIL_VERIFY_MAX_AGE_SECONDS = 3 * 24 * 3600
 SIGNUP_SOURCE = "account_signup"
 ACCOUNT_LINK_SENT = (
-    "We already have details for {email}: we sent that address a link to create the account. "
-    "Open it to continue (it is valid for 7 days)."
+    "If we know {email}, we have sent it a link to continue where you left off: open it to "
+    "carry on (it is valid for 7 days). Nothing arrived? Check the spelling and your spam "
+    "folder."
+)
+LEAD_HAS_ACCOUNT_SIGN_IN = (
+    "This business already has an account: sign in to continue where you left off."
 )
 EMAIL_NOT_VERIFIED = (
     "Confirm your email address first: open the link we sent to {email}, or send it again "
@@ -169,16 +173,20 @@ def merchant_signup(
 ) -> Merchant:
     """Account creation without a lead's link, for an address we have no lead for: a new
     lead is captured and profiled for it and becomes a merchant (its email to be verified).
-    For an address that has a lead already, nothing is created: the address is emailed its
-    account link and AccountLinkSent is raised (whoever typed the address may not be its
-    owner). All or nothing: a refused account leaves no new lead behind."""
+    For an address we know (a lead, with or without an account, or any login), nothing is
+    created: a lead's address is emailed how to continue (its account link, or a "continue
+    where you left off" link once it has an account) and AccountLinkSent is raised with the
+    same words in every case (whoever typed the address may not be its owner). All or
+    nothing: a refused account leaves no new lead behind."""
     email = (email or "").strip().lower()
     lead = Lead.objects.filter(email__lower=email).first()
-    if lead is not None and not Merchant.objects.filter(lead=lead).exists():
-        if User.objects.filter(email__iexact=email).exists():
-            raise DomainError(EMAIL_HAS_ACCOUNT, code="email_has_account")
-        with transaction.atomic():
-            lead_account_link_request(lead, base_url=base_url, returning=True)
+    known_login = User.objects.filter(email__iexact=email).exists()
+    if lead is not None or known_login:
+        # One answer whatever we know of the address (a lead, a merchant's account, a staff
+        # login): the address itself is emailed how to continue, the page says only that.
+        if lead is not None:
+            with transaction.atomic():
+                lead_account_link_request(lead, base_url=base_url, returning=True)
         raise AccountLinkSent(ACCOUNT_LINK_SENT.format(email=email), code="account_link_sent")
     with transaction.atomic():
         if lead is None:

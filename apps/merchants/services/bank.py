@@ -102,7 +102,8 @@ def bank_account_verification_fail(
 
 def bank_account_submit(*, merchant: Merchant, actor, **details) -> MerchantBankAccount:
     """The bank account page's form: a new primary payout account (replacing the current
-    one), its numbers checked first. Open from step 7 on, once the email is verified."""
+    one), its numbers checked first, sent for verification at once (no second button).
+    Open from step 7 on, once the email is verified."""
     merchant_email_verified_check(merchant)
     unknown = set(details) - BANK_ACCOUNT_FIELDS
     if unknown:
@@ -123,11 +124,13 @@ def bank_account_submit(*, merchant: Merchant, actor, **details) -> MerchantBank
         )
     except ValidationError as exc:
         raise DomainError(exc.messages[0], code="invalid") from exc
-    return bank_account_add(merchant=merchant, actor=actor, **details)
+    with transaction.atomic():
+        account = bank_account_add(merchant=merchant, actor=actor, **details)
+        return bank_account_verification_start(bank_account=account, actor=actor)
 
 
 def bank_account_verify(*, bank_account: MerchantBankAccount, actor) -> MerchantBankAccount:
-    """"Verify" and "Try again": the primary account goes to the provider (outbox)."""
+    """ "Verify" and "Try again": the primary account goes to the provider (outbox)."""
     if not bank_account.is_primary:
         raise TransitionRefused(BANK_ACCOUNT_REPLACED, code="bank_account_replaced")
     _setup_gate(bank_account.merchant, 7)

@@ -3,11 +3,12 @@ integrations chosen in the final configuration, and "Go live", which closes the 
 steps still open, completes the journey and converts a qualified lead."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.errors import DomainError, TransitionRefused
 from apps.leads.models import Lead, LeadStatus
 from apps.leads.services import lead_convert
-from apps.merchants.choices import DataImportStatus, JourneyStatus
+from apps.merchants.choices import DataImportStatus, JourneyStatus, VerificationStatus
 from apps.merchants.models import Merchant
 from apps.merchants.selectors.setup import (
     HARDWARE_CHECKLIST,
@@ -15,7 +16,7 @@ from apps.merchants.selectors.setup import (
     hardware_ordered,
     hardware_setup_available,
 )
-from apps.merchants.selectors.steps import required_steps_missing
+from apps.merchants.selectors.steps import merchant_step, required_steps_missing
 from apps.merchants.services.journey import merchant_journey_complete
 from apps.merchants.services.steps import (
     STEP_ALREADY_DONE,
@@ -31,10 +32,15 @@ HARDWARE_WAS_ORDERED = "Your order includes hardware: set it up with the checkli
 INTEGRATION_UNKNOWN = "Unknown integration: {names}."
 GO_LIVE_MISSING_STEPS = "Finish these steps before going live: {steps}."
 ALREADY_LIVE = "Your business is already live."
+PAYOUTS_HELD_CONFIRMATION = (
+    "Your bank account is not verified yet: payouts stay held until you add a bank account "
+    "and it is verified. Confirm that you want to go live anyway, or add your bank account "
+    "first."
+)
 
 
 def _steps_named(steps) -> str:
-    return "; ".join(f"step {step.id} ({step.step_name})" for step in steps)
+    return "; ".join(f"step {step.id} ({merchant_step(step.id).title})" for step in steps)
 
 
 def _hardware_open(merchant: Merchant, actor):
@@ -101,11 +107,15 @@ def final_config_save(*, merchant: Merchant, integrations: list[str], actor):
     return progress
 
 
-def merchant_go_live(*, merchant: Merchant, actor) -> Merchant:
-    """"Go live": with every required step completed, the optional ones still open are
+def merchant_go_live(
+    *, merchant: Merchant, actor, payouts_held_confirmed: bool = False
+) -> Merchant:
+    """Go live: with every required step completed, the optional ones still open are
     closed (final configuration completed with its choices; data import completed when a
     file was imported, else skipped), the journey is completed (the merchant becomes
-    active) and a qualified lead is converted. Refused with the list of missing steps."""
+    active) and a qualified lead is converted. Refused with the list of missing steps;
+    without a verified bank account, refused unless the merchant confirmed that payouts
+    stay held (kept in step 10's step_data and the history reason)."""
     with transaction.atomic():
         merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
         if merchant.is_active or merchant.journey_status == JourneyStatus.COMPLETED:
@@ -114,6 +124,19 @@ def merchant_go_live(*, merchant: Merchant, actor) -> Merchant:
         if missing:
             raise TransitionRefused(
                 GO_LIVE_MISSING_STEPS.format(steps=_steps_named(missing)), code="steps_missing"
+            )
+        bank_verified = merchant.bank_accounts.filter(
+            is_primary=True, verification_status=VerificationStatus.VERIFIED
+        ).exists()
+        if not bank_verified and not payouts_held_confirmed:
+            raise TransitionRefused(PAYOUTS_HELD_CONFIRMATION, code="payouts_held_unconfirmed")
+        if not bank_verified:
+            final = _setup_step_open(merchant, 10, actor)
+            _setup_step_touch(
+                final,
+                actor=actor,
+                reason="merchant_go_live: payouts held confirmed (no verified bank account)",
+                data={"payouts_held_confirmed_at": timezone.now().isoformat()},
             )
         _setup_step_finish(merchant, 10, actor=actor)
         imported = merchant.data_imports.filter(status=DataImportStatus.COMPLETED).exists()

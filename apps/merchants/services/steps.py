@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.core.errors import TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.merchants.models import Merchant
-from apps.merchants.selectors.steps import step_gate
+from apps.merchants.selectors.steps import merchant_steps_named, step_gate
 from apps.progress import services as progress_services
 from apps.progress.models import DONE_STEP_STATUSES, MerchantStepProgress, StepStatus
 from apps.progress.services import step_fail
@@ -25,10 +25,10 @@ _SETUP_STEP_OPENERS = {"pending": "step_start", "failed": "step_retry"}
 
 
 def step_locked_message(gate) -> str:
-    """"Step 7 opens once step 6 (Payment for Software & Hardware) is completed."."""
+    """ "Step 7 opens once step 6 (Pay) is completed." (the merchant's words)."""
     if gate.progress is None or not gate.waiting_for:
         return SETUP_STEPS_NOT_SET_UP
-    waiting = " and ".join(f"step {s.id} ({s.step_name})" for s in gate.waiting_for)
+    waiting = merchant_steps_named(s.id for s in gate.waiting_for)
     verb = "is" if len(gate.waiting_for) == 1 else "are"
     return STEP_LOCKED.format(step=gate.step.id, waiting=waiting, verb=verb)
 

@@ -23,13 +23,13 @@ from apps.merchants.views.setup import (
 )
 
 TEMPLATE = "merchants/bank_account.html"
-ACCOUNT_ADDED = "Bank account saved. Verify it to turn payouts on."
-ACCOUNT_REPLACED = "The new bank account replaces the old one: verify it to turn payouts on."
+ACCOUNT_ADDED = "Bank account saved: we are verifying it now (usually a moment)."
+ACCOUNT_REPLACED = (
+    "The new bank account replaces the old one: we are verifying it now (usually a moment)."
+)
 VERIFICATION_STARTED = "Verifying your bank account: this usually takes a moment."
 PAYOUTS_ON = "Payouts are on"
-PAYOUTS_HELD = (
-    "Payouts held until your bank account is verified and every owner passed KYC"
-)
+PAYOUTS_HELD = "Payouts held until your bank account is verified and every owner passed KYC"
 POLL_SECONDS = 3
 
 
@@ -104,7 +104,7 @@ def bank_account_status(request):
 @merchant_required
 @require_POST
 def bank_account_verify(request, account_id):
-    """"Verify", and "Try again" after a failure: the account goes to the provider."""
+    """ "Verify", and "Try again" after a failure: the account goes to the provider."""
     account = owned_or_404(MerchantBankAccount, request, pk=account_id)
     refusal = call_service(
         lambda: bank.bank_account_verify(bank_account=account, actor=request.user)

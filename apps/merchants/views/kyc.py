@@ -12,6 +12,7 @@ from apps.core.errors import TransitionRefused
 from apps.merchants.access import merchant_required, owned_or_404
 from apps.merchants.forms_setup import PII_RETYPE, PersonForm
 from apps.merchants.models import MerchantPerson
+from apps.merchants.selectors.bank import bank_account_current
 from apps.merchants.selectors.kyc import kyc_overview
 from apps.merchants.selectors.steps import (
     DATA_IMPORT_STEP,
@@ -69,6 +70,7 @@ def _context(request, *, form=None, error: str = "", notice: str = "") -> dict:
         form=form if form is not None else PersonForm(merchant=merchant),
         pii_retype=PII_RETYPE if form is not None and form.errors else "",
         bank_url=reverse("merchants:bank_account"),
+        bank=bank_account_current(merchant=merchant),
         data_import_url=step_page_url(DATA_IMPORT_STEP),
         hardware_url=step_page_url(HARDWARE_SETUP_STEP),
     )

@@ -2,7 +2,9 @@
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -54,8 +56,10 @@ def account_create(request):
     lead = lead_from_account_link(token) if token else None
     link_error = LEAD_LINK_INVALID if token and lead is None else ""
     if lead is not None and Merchant.objects.filter(lead=lead).exists():
-        context = {"refusal": accounts.LEAD_HAS_ACCOUNT, "lead": lead}
-        return render(request, CREATE_TEMPLATE, context, status=409)
+        # An old account link of a business that has its account now: no dead end, sign in
+        # and continue where it left off.
+        messages.info(request, accounts.LEAD_HAS_ACCOUNT_SIGN_IN)
+        return redirect_to_login(reverse("merchants:dashboard"))
 
     form = AccountCreateForm(request.POST or None, lead=lead)
     status = 400 if link_error else 200

@@ -17,6 +17,7 @@ from apps.core.errors import ActionForbidden, DomainError, TransitionRefused
 from apps.merchants.access import merchant_required
 from apps.merchants.forms_setup import ChecklistItemForm, FinalConfigForm
 from apps.merchants.models import Merchant
+from apps.merchants.selectors.bank import bank_account_current
 from apps.merchants.selectors.setup import (
     HARDWARE_CHECKLIST,
     final_config_choices,
@@ -27,14 +28,20 @@ from apps.merchants.selectors.setup import (
 from apps.merchants.selectors.steps import (
     FINAL_CONFIG_STEP,
     HARDWARE_SETUP_STEP,
+    merchant_step,
     required_steps_missing,
     step_gate,
     step_page_url,
+)
+from apps.merchants.selectors.steps import (
+    page_url as step_page_url_named,
 )
 from apps.merchants.services import setup, steps
 
 HARDWARE_TEMPLATE = "merchants/hardware_setup.html"
 FINAL_TEMPLATE = "merchants/final_config.html"
+# The go-live form's checkbox: going live without a verified bank account, payouts held.
+CONFIRM_PAYOUTS_HELD = "confirm_payouts_held"
 ITEM_DONE = "“{label}” done."
 ITEM_UNDONE = "“{label}” marked as not done."
 HARDWARE_DONE = "Hardware set up: step 9 is complete."
@@ -142,7 +149,8 @@ def hardware_setup_item(request, item: str):
     form = ChecklistItemForm(request.POST)
     if item not in labels or not form.is_valid():
         return _hardware_page(
-            request, error=setup.HARDWARE_ITEM_UNKNOWN if item not in labels else BAD_CHOICE,
+            request,
+            error=setup.HARDWARE_ITEM_UNKNOWN if item not in labels else BAD_CHOICE,
             status=422,
         )
     done = form.cleaned_data["done"]
@@ -195,15 +203,21 @@ def _final_context(request, *, form=None, error: str = "", notice: str = "") -> 
     context["form"] = form or FinalConfigForm(
         initial={"integrations": final_config_choices(context["gate"].progress)}
     )
+    context["bank"] = bank_account_current(merchant=merchant)
+    context["bank_url"] = step_page_url_named("merchants:bank_account")
     context["missing"] = [
-        (step, step_page_url(step.id)) for step in required_steps_missing(merchant=merchant)
+        (merchant_step(step.id, fallback=step.step_name), step_page_url(step.id))
+        for step in required_steps_missing(merchant=merchant)
     ]
     return context
 
 
 def _final_page(request, *, status: int = 200, **context):
     return page_response(
-        request, FINAL_TEMPLATE, _final_context(request, **context), main="final_main",
+        request,
+        FINAL_TEMPLATE,
+        _final_context(request, **context),
+        main="final_main",
         status=status,
     )
 
@@ -239,7 +253,11 @@ def final_config(request):
 def go_live(request):
     """Every required step done → the merchant is active (and its lead converted)."""
     refusal = call_service(
-        lambda: setup.merchant_go_live(merchant=request.merchant, actor=request.user)
+        lambda: setup.merchant_go_live(
+            merchant=request.merchant,
+            actor=request.user,
+            payouts_held_confirmed=request.POST.get(CONFIRM_PAYOUTS_HELD) == "yes",
+        )
     )
     if refusal is not None:
         return _final_page(request, error=refusal.message, status=refusal_status(refusal))

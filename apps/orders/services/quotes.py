@@ -197,10 +197,11 @@ def order_accept(*, order: Order, actor) -> Order:
 
 
 def order_quote_notify(*, order_id, idempotency_key: str) -> None:
-    """Email the merchant that their AE's quote is ready to review and accept."""
+    """Email the merchant that their AE's quote is ready to review and accept, with a step
+    link (absolute, signed, expiring) to the quote's accept page."""
     from django.urls import reverse
 
-    from apps.integrations.providers import get_provider
+    from apps.merchants.emails import QUOTE_READY_OUTCOME, merchant_outcome_email_send
 
     order = (
         Order.objects.select_related("merchant", "merchant__user", "merchant__lead", "created_by")
@@ -209,17 +210,13 @@ def order_quote_notify(*, order_id, idempotency_key: str) -> None:
     )
     if order is None or order.is_self_serve:
         return
-    merchant = order.merchant
-    to = merchant.user.email if merchant.user_id else merchant.lead.email
     author = order.created_by.get_full_name() if order.created_by else ""
-    get_provider("email").send(
+    merchant_outcome_email_send(
+        merchant=order.merchant,
+        outcome=QUOTE_READY_OUTCOME,
         idempotency_key=idempotency_key,
-        to=to,
-        subject=f"Your quote {order.order_number} is ready",
-        body=(
-            f"{author or 'Your account executive'} prepared quote {order.order_number} for "
-            f"{merchant.legal_business_name}: {order.total_amount} {order.currency} today.\n\n"
-            "Sign in to the onboarding portal to review and accept it: "
-            f"{reverse('orders:quote_accept', args=[order.order_number])}"
-        ),
+        path=reverse("orders:quote_accept", args=[order.order_number]),
+        author=author or "Your account executive",
+        order_number=order.order_number,
+        total=f"{order.total_amount} {order.currency}",
     )

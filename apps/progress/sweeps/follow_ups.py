@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from apps.core.fsm import save_tracked
-from apps.core.links import absolute_url
+from apps.core.links import absolute_url, step_link_url
 from apps.integrations.providers import get_provider
 from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead
 from apps.leads.services import lead_mark_lost
@@ -133,9 +133,11 @@ def stall_intervention_enqueue(*, alert: StallAlert, merchant: Merchant):
     return assignment
 
 
-def step_page_url(step_id: int | None) -> str:
+def step_page_url(step_id: int | None, *, merchant_id=None) -> str:
     """The absolute URL of the page where the merchant continues `step_id`; the dashboard
-    when that page does not exist (yet) or needs more than the step to be found."""
+    when that page does not exist (yet) or needs more than the step to be found. With
+    `merchant_id`: that merchant's step link to the page (signed, expiring, resumable
+    whether or not they are signed in: apps.core.links.step_link_url)."""
     path = None
     for name in (STEP_PAGES.get(step_id), DASHBOARD_PAGE):
         if not name:
@@ -145,6 +147,8 @@ def step_page_url(step_id: int | None) -> str:
         except NoReverseMatch:
             continue
         break
+    if merchant_id is not None:
+        return step_link_url(merchant_id=merchant_id, step_id=step_id, path=path or "/")
     return absolute_url(path or "/")
 
 
@@ -159,7 +163,7 @@ def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
         "first_name": merchant.lead.first_name,
         "step": step,
         "days": alert.days_stalled,
-        "url": step_page_url(step.id),
+        "url": step_page_url(step.id, merchant_id=merchant.pk),
     }
     return get_provider("email").send(
         idempotency_key=str(alert.pk),
