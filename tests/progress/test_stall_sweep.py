@@ -353,8 +353,10 @@ def test_the_merchant_gets_one_nudge_linking_to_the_step_page(policies, frozen, 
 
     [message] = nudges()
     assert message.to == [progress.merchant.user.email]
-    assert "Qualify for LS Payments (KYB)" in message.subject
-    assert "for 5 days" in message.body
+    # The merchant's words for the step, never the internal name staff use.
+    assert message.subject == "Pick up where you left off: Verify your business"
+    assert "Qualify for LS Payments" not in message.body
+    assert "“Verify your business” for 5 days" in message.body
     token = re.search(r"http://localhost:8000/continue/(\S+)/", message.body).group(1)
     assert step_link_read(token) == {"m": str(progress.merchant.pk), "s": 3, "p": "/kyb/"}
     ledger = SandboxLedgerEntry.objects.get(system="email")

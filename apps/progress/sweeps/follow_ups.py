@@ -24,6 +24,7 @@ from apps.leads.models import OPEN_LEAD_STATUSES, Cohort, Lead
 from apps.leads.services import lead_mark_lost
 from apps.merchants.choices import JourneyStatus
 from apps.merchants.models import Merchant
+from apps.merchants.selectors.steps import merchant_step
 from apps.progress.models import (
     OPEN_ALERT_STATUSES,
     SEVERITY_RANK,
@@ -158,17 +159,20 @@ def stall_nudge_send(*, alert: StallAlert, merchant: Merchant) -> dict | None:
     if not to:
         return None
     step = alert.step
+    # The merchant's words for the step ("Verify your business"), never the internal name.
+    words = merchant_step(step.id, fallback=step.step_name)
     context = {
         "merchant": merchant,
         "first_name": merchant.lead.first_name,
         "step": step,
+        "step_words": words,
         "days": alert.days_stalled,
         "url": step_page_url(step.id, merchant_id=merchant.pk),
     }
     return get_provider("email").send(
         idempotency_key=str(alert.pk),
         to=to,
-        subject=NUDGE_SUBJECT.format(step=step.step_name),
+        subject=NUDGE_SUBJECT.format(step=words.title),
         body=render_to_string("progress/email/stall_nudge.txt", context),
     )
 
