@@ -1,5 +1,6 @@
 """/staff/: each role's home, its figures linked to the lists they count, constant queries."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -105,8 +106,9 @@ def test_an_ae_sees_their_items_with_sla_and_every_number_links(client, ae_user,
 
     hub = reverse("staff:merchant", args=[merchant.pk])
     assert f'<a href="{hub}">Copper Kettle Café</a>' in page
-    assert "Due soon · 10 min left" in page
-    assert "Overdue by 2" in page  # 25-26 min, rounded up
+    # The SLA in a colour, a word and words, as on the queue pages.
+    assert '<span class="sla sla-warning">Due soon</span> Due in 10 min' in page
+    assert re.search(r"Breached</span> Breached 2[56] min ago", page)  # 25-26 min
     assert "Waiting Bakery" in page
     queue_url = reverse("routing:queue_detail", args=["ae_standard"])
     # my queues: the waiting count (1) and the overdue count (1) link to the queue
