@@ -2,9 +2,10 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
@@ -354,6 +355,8 @@ def test_the_access_log_csv_is_formula_safe_and_its_export_is_logged(client):
 # --- Decision log export ---------------------------------------------------------------------
 
 
+# Midday: the decisions two hours apart fall on the same day (run near midnight, they did not).
+@time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=UTC), tick=False)
 def test_the_decision_export_has_actor_reason_check_id_and_previous_state(client):
     reviewer = ComplianceUserFactory(email="rev@staff.test")
     merchant = MerchantFactory(legal_business_name="=cmd|' /C calc'!A0")

@@ -60,6 +60,14 @@ def sign_in(page, live_server):
     return sign_in_as
 
 
+def sign_out(page):
+    """Sign out through the header; on a phone it is folded behind "Menu" first."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():
+        menu.click()
+    page.get_by_role("button", name="Sign out").click()
+
+
 # --- Phones and accessibility (issue 15) --------------------------------------------------------
 
 PHONE = {"width": 390, "height": 844}

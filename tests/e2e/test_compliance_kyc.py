@@ -12,6 +12,7 @@ from apps.merchants.selectors.dashboard import KYC_VERIFYING
 from apps.routing.models import AssignmentStatus, QueueAssignment
 from tests.accounts.factories import ComplianceUserFactory
 from tests.compliance.test_cases import kyc_under_review
+from tests.e2e.conftest import sign_out
 from tests.e2e.test_merchant_kyb import merchant_signs_in
 from tests.routing.factories import seeded_queues
 
@@ -30,7 +31,7 @@ def test_a_kyc_case_is_approved_and_the_merchant_continues(
 
     merchant_signs_in(page, live_server, merchant.user)
     expect(page.locator("#step-7")).to_contain_text(KYC_VERIFYING)
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     sign_in(reviewer)
     page.goto(f"{live_server.url}/staff/compliance/")
@@ -53,7 +54,7 @@ def test_a_kyc_case_is_approved_and_the_merchant_continues(
     expect(
         page.get_by_text("0 cases at 0 merchants · compliance queue: 0 open items")
     ).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     merchant_signs_in(page, live_server, merchant.user)
     expect(page.locator("#step-7")).not_to_contain_text(KYC_VERIFYING)

@@ -66,9 +66,9 @@ def test_staff_pages_work_under_the_policy(sign_in, page, live_server, violation
     for path in ("staff/queues/", "staff/alerts/", "staff/orders/"):
         visit(page, f"{live_server.url}/{path}")
     visit(page, f"{live_server.url}/staff/queues/ae_standard/")
-    # A refusal (422) swapped in place (data-swap-errors).
-    page.get_by_role("button", name="Claim next").click()
-    expect(page.get_by_role("alert")).to_contain_text("Nothing is waiting in this queue")
+    # Nothing waiting: "Claim next" is disabled and says why.
+    expect(page.get_by_role("button", name="Claim next")).to_be_disabled()
+    expect(page.locator("#claim-next-why")).to_contain_text("Nothing is waiting")
     visit(page, f"{live_server.url}/staff/leads/")
     page.get_by_label("Email or business name").fill("nothing like this")
     expect(page).to_have_url(re.compile(r"q=nothing"))

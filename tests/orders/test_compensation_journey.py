@@ -122,7 +122,8 @@ def test_the_dashboard_and_order_page_say_what_happened_in_the_merchants_words(c
         assert what in page
         assert compensation.WHAT_NEXT in page
         assert PROVIDER_WORDS not in page and "E-4471" not in page
-    assert "Needs your attention" in dashboard
+    # Step 6 is no longer done: it reads "Failed" in the merchants' one state vocabulary.
+    assert '<span class="state state-failed" data-state="failed">Failed</span>' in dashboard
     assert f'href="{reverse("orders:quote")}"' in dashboard
     assert "Refunded" in order_page
     assert "Fulfilled" not in order_page
