@@ -97,7 +97,10 @@ def buy(page, live_server, merchant) -> None:
         page.goto(f"{live_server.url}/quote/")
         page_checked(page)
         page.get_by_role("radio", name=re.compile(r"Core")).check()
+        # Let the live preview answer first: the page shifts on a phone while it swaps in.
+        expect(page.locator("#quote-preview")).to_contain_text(pricing.NO_HARDWARE_CHOSEN)
         page.get_by_label("I need no hardware").check()
+        expect(page.get_by_label("I need no hardware")).to_be_checked()
         page.get_by_role("button", name="Save quote").click()
     else:
         mail.outbox.clear()
