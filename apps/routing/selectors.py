@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from apps.accounts import roles
 from apps.core.admin import fsm_field_names
-from apps.routing import calendars
 from apps.routing.models import (
     HELD_STATUSES,
     OPEN_ASSIGNMENT_STATUSES,
@@ -26,8 +25,6 @@ from apps.routing.models import (
     sla_is_breached,
 )
 
-# At this share of the SLA elapsed without contact, an item is "due soon".
-DUE_SOON_FRACTION = calendars.WARN_FRACTION
 ITEM_ORDER = ("-priority", "queued_at", "pk")
 
 
@@ -101,20 +98,10 @@ class SlaClock:
         return f"Due in {_minutes(self.remaining)}"
 
 
-def sla_warn_at(assignment: QueueAssignment) -> datetime:
-    """When the item turns "due soon": the row's own `sla_warn_at` when the model has one
-    (business-hours calendars store it), else 75% of the way from queued_at to sla_due_at."""
-    stored = assignment.__dict__.get("sla_warn_at")
-    if stored is not None:
-        return stored
-    due = assignment.sla_due_at
-    return assignment.queued_at + (due - assignment.queued_at) * DUE_SOON_FRACTION
-
-
 def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaClock:
     """The SLA clock of one item (no query): the one place pages read an item's SLA state
     from. The deadline is inclusive (models.sla_is_breached); "due soon" starts at
-    `sla_warn_at(assignment)`."""
+    `assignment.sla_due_soon_from` (business time when the queue follows a calendar)."""
     now = now or timezone.now()
     due = assignment.sla_due_at
     if due is None:
