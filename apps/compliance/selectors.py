@@ -20,6 +20,7 @@ from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from apps.progress.models import StallAlert
 from apps.routing.models import OPEN_ASSIGNMENT_STATUSES, AssignmentNote, QueueAssignment
+from apps.routing.selectors import with_sla_clocks
 
 REVIEW_QUEUE = "compliance_review"
 SEARCH_LIMIT = 20
@@ -103,9 +104,8 @@ class ReviewCase:
 
     @property
     def sla(self):
-        from apps.routing.selectors import sla_clock
-
-        return sla_clock(self.queue_item) if self.queue_item is not None else None
+        """The review SLA clock (routing.selectors.SlaClock), None when not in the queue."""
+        return self.queue_item.sla if self.queue_item is not None else None
 
 
 def _audit_rows() -> QuerySet[KybKycAuditLog]:
@@ -173,6 +173,7 @@ def review_cases_load(rows) -> list[ReviewCase]:
         .order_by("queued_at", "pk")
     ):
         items.setdefault(item.merchant_id, item)
+    with_sla_clocks(items.values())
     cases = []
     for kind, subject_id, merchant_id, flagged in rows:
         merchant = merchants[merchant_id]

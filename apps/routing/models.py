@@ -96,7 +96,7 @@ class BusinessCalendar(BaseModel):
             hours: dict = {}
             for row in self.hours.all():
                 hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
-            holidays = set(self.holidays.values_list("date", flat=True))
+            holidays = {row.date for row in self.holidays.all()}
             self._rules_cache = (hours, holidays)
         return self._rules_cache
 

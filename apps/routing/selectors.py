@@ -19,6 +19,7 @@ from apps.routing.models import (
     QUEUE_ROLE,
     AssignmentNote,
     AssignmentStatus,
+    BusinessCalendar,
     QueueAssignment,
     QueueType,
     RoutingQueue,
@@ -64,12 +65,16 @@ class SlaClock:
     contacted), "overdue" (strictly past the deadline, not contacted), "met" / "missed"
     (first contact on time / late: the clock stopped), "stopped" (closed without contact).
     `severity` (ok, warning, danger, neutral) and `severity_text` say it in a colour and a
-    word; `label` says it in words: "due in 3 h 20 min", "breached 25 min ago".
+    word; `label` says it in words: "due in 3 h 20 min", "breached 25 min ago". When the
+    queue follows a business calendar (`business_hours`), what is left is working time
+    ("due in 57 min of business hours" on a Friday evening for a Monday 09:55 deadline);
+    how long ago a deadline passed is always wall time.
     """
 
     state: str
     due_at: datetime | None
     remaining: timedelta | None = None
+    business_hours: bool = False
 
     @property
     def counting(self) -> bool:
@@ -95,13 +100,21 @@ class SlaClock:
             return "Closed without contact · clock stopped"
         if self.state == "overdue":
             return f"Breached {_minutes(-self.remaining, up=False)} ago"
+        if self.business_hours:
+            return f"Due in {_minutes(self.remaining)} of business hours"
         return f"Due in {_minutes(self.remaining)}"
 
 
-def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaClock:
-    """The SLA clock of one item (no query): the one place pages read an item's SLA state
+def sla_clock(
+    assignment: QueueAssignment,
+    now: datetime | None = None,
+    calendar: BusinessCalendar | None = None,
+) -> SlaClock:
+    """The SLA clock of one item (no query when `calendar`, the queue's business calendar or
+    None, comes loaded: calendars_by_queue): the one place pages read an item's SLA state
     from. The deadline is inclusive (models.sla_is_breached); "due soon" starts at
-    `assignment.sla_due_soon_from` (business time when the queue follows a calendar)."""
+    `assignment.sla_due_soon_from` (business time when the queue follows a calendar); what
+    is left before the deadline counts the calendar's working time only."""
     now = now or timezone.now()
     due = assignment.sla_due_at
     if due is None:
@@ -110,11 +123,24 @@ def sla_clock(assignment: QueueAssignment, now: datetime | None = None) -> SlaCl
         return SlaClock("met" if assignment.first_contact_at <= due else "missed", due)
     if assignment.status not in OPEN_ASSIGNMENT_STATUSES:
         return SlaClock("stopped", due)
-    remaining = due - now
     if sla_is_breached(due, now):
-        return SlaClock("overdue", due, remaining)
-    due_soon_from = assignment.sla_due_soon_from  # sla_warn_at: business time if a calendar
-    return SlaClock("due_soon" if now >= due_soon_from else "running", due, remaining)
+        return SlaClock("overdue", due, due - now)
+    state = "due_soon" if now >= assignment.sla_due_soon_from else "running"
+    if calendar is None:
+        return SlaClock(state, due, due - now)
+    return SlaClock(state, due, calendar.working_time_between(now, due), business_hours=True)
+
+
+def calendars_by_queue(queue_ids) -> dict[int, BusinessCalendar]:
+    """The business calendar, hours and holidays loaded, of each of these queues that follows
+    one: one query, three when any does."""
+    queues = (
+        RoutingQueue.objects.filter(pk__in=set(queue_ids), business_calendar__isnull=False)
+        .select_related("business_calendar")
+        .prefetch_related("business_calendar__hours", "business_calendar__holidays")
+        .only("id", "business_calendar")
+    )
+    return {queue.pk: queue.business_calendar for queue in queues}
 
 
 def is_due_soon(assignment: QueueAssignment, now: datetime | None = None) -> bool:
@@ -480,9 +506,11 @@ def queue_agent_list(queue: RoutingQueue, *, exclude=None) -> QuerySet:
 
 def with_sla_clocks(items, now: datetime | None = None):
     """Attach `.sla` (SlaClock) and `.age` (how long ago it was queued, in words) to each
-    item already fetched; no query."""
+    item already fetched: calendars_by_queue's queries, whatever the number of items."""
     now = now or timezone.now()
+    items = list(items)
+    calendars = calendars_by_queue(item.queue_id for item in items) if items else {}
     for item in items:
-        item.sla = sla_clock(item, now)
+        item.sla = sla_clock(item, now, calendars.get(item.queue_id))
         item.age = _minutes(now - item.queued_at, up=False)
     return items

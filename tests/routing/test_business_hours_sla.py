@@ -151,6 +151,67 @@ def test_due_soon_and_the_breach_follow_business_time(queue):
     )
 
 
+def test_the_countdown_counts_working_time_left(queue, calendar):
+    item = enqueue_at(queue, ny(2026, 3, 13, 17, 55))
+
+    # Friday 17:58: 2 working minutes today, 55 on Monday; 64 wall hours.
+    clock = selectors.sla_clock(item, ny(2026, 3, 13, 17, 58), calendar)
+    assert clock.label == "Due in 57 min of business hours"
+    # Sunday: the weekend does not count.
+    assert selectors.sla_clock(item, ny(2026, 3, 15, 23, 0), calendar).label == (
+        "Due in 55 min of business hours"
+    )
+    # The same item read as if around the clock: the wall time to Monday.
+    assert selectors.sla_clock(item, ny(2026, 3, 13, 17, 58)).label == "Due in 2 d 15 h"
+
+
+def test_the_countdown_skips_a_holiday_and_follows_a_dst_change(queue, calendar):
+    BusinessHoliday.objects.create(calendar=calendar, date=date(2026, 3, 9), name="Closed")
+    item = enqueue_at(queue, ny(2026, 3, 6, 17, 30))  # Friday before the DST Sunday, 8 March
+
+    assert item.sla_due_at == ny(2026, 3, 10, 9, 30)  # Monday is the holiday: Tuesday
+    # Saturday 7 March, EST: 30 working minutes were used on Friday, 30 are left.
+    assert selectors.sla_clock(item, ny(2026, 3, 7, 12, 0), calendar).label == (
+        "Due in 30 min of business hours"
+    )
+    # Tuesday 09:10, now EDT: the clocks moved, the working minutes did not.
+    assert selectors.sla_clock(item, ny(2026, 3, 10, 9, 10), calendar).label == (
+        "Due in 20 min of business hours"
+    )
+
+
+def test_a_breach_says_how_long_ago_in_wall_time(queue, calendar):
+    item = enqueue_at(queue, ny(2026, 3, 13, 17, 55))
+
+    clock = selectors.sla_clock(item, ny(2026, 3, 16, 11, 0), calendar)
+
+    assert (clock.state, clock.label) == ("overdue", "Breached 1 h 5 min ago")
+
+
+def test_queue_pages_show_the_business_countdown_in_constant_queries(
+    client, queue, ae_user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    enqueue_at(queue, ny(2026, 3, 13, 17, 55))
+    client.force_login(ae_user)
+    url = reverse("routing:queue_detail", args=[queue.code])
+
+    with time_machine.travel(ny(2026, 3, 13, 17, 58), tick=False):
+        client.get(url)  # the session and per-process caches warm up
+        with CaptureQueriesContext(connection) as one:
+            response = client.get(url)
+        assert response.status_code == 200
+        assert "Due in 57 min of business hours" in response.content.decode()
+        for _ in range(20):
+            enqueue_at(queue, ny(2026, 3, 13, 17, 56))
+        with CaptureQueriesContext(connection) as many:
+            assert client.get(url).status_code == 200
+
+    assert len(many) == len(one)
+
+
 def test_percent_met_counts_against_the_business_deadline(queue, ae_user):
     from apps.routing.services import assignments, claims
 
