@@ -368,9 +368,13 @@ def _alerts_escalate(policies: dict, now) -> int:
 
 
 def _lost_merchants(policies: dict, now) -> list[dict]:
-    current_progress = MerchantStepProgress.objects.filter(
-        merchant_id=OuterRef("pk"), step_id=OuterRef("current_step")
-    ).annotate(activity=_activity())
+    current_progress = (
+        MerchantStepProgress.objects.filter(
+            merchant_id=OuterRef("pk"), step_id=OuterRef("current_step")
+        )
+        .order_by()
+        .annotate(activity=_activity())
+    )
     lost_q = reduce(
         or_,
         (
@@ -440,9 +444,10 @@ def alerts_resolve_moved_on(*, merchant_id=None) -> int:
     """Resolve the open stalled/abandoned/error alerts whose merchant moved on (module
     docstring), all of them or one merchant's. One query finds them; the resolve service runs
     for each one found. Returns how many were resolved."""
+    # .order_by(): the model's default ordering would join merchant and step in each subquery.
     progress = MerchantStepProgress.objects.filter(
         merchant_id=OuterRef("merchant_id"), step_id=OuterRef("step_id")
-    )
+    ).order_by()
     alerts = StallAlert.objects.filter(
         alert_type__in=SWEPT_ALERT_TYPES,
         alert_status__in=OPEN_ALERT_STATUSES,
@@ -462,11 +467,15 @@ def alerts_resolve_moved_on(*, merchant_id=None) -> int:
             | Q(merchant__journey_status=JourneyStatus.COMPLETED)
             | Q(alert_type__in=TIMED_ALERT_TYPES, progress_activity__gt=F("last_activity_at"))
         )
-        .select_related("merchant")
         .order_by("pk")
     )
+    # Ids first (narrow rows; usually none, the step-completion handler resolves most), then
+    # the whole rows of those only.
+    ids = list(alerts.values_list("pk", flat=True))
+    if not ids:
+        return 0
     resolved = 0
-    for alert in alerts:
+    for alert in alerts.filter(pk__in=ids).select_related("merchant"):
         try:
             alert_resolve(alert=alert, actor=None, action=f"Resolved automatically: {_why(alert)}.")
         except DomainError as exc:  # changed meanwhile (a person resolved it): leave it
