@@ -84,10 +84,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.core.db import history_rows, jit_off, rows_insert
+from apps.core.db import history_rows, jit_off, row_values, rows_insert
 from apps.core.errors import DomainError
 from apps.integrations.models import IntegrationEvent
-from apps.integrations.outbox import events_emit
+from apps.integrations.outbox import event_values, events_emit
 from apps.leads.models import OPEN_LEAD_STATUSES
 from apps.merchants.choices import JourneyStatus
 from apps.merchants.models import Merchant
@@ -191,11 +191,11 @@ def stall_sweep(*, now=None) -> SweepResult:
         result.resolved = alerts_resolve_moved_on()
         alerts = _alerts_raise(policies, now)
         for alert in alerts:
-            setattr(result, alert.alert_type, getattr(result, alert.alert_type) + 1)
+            setattr(result, alert["alert_type"], getattr(result, alert["alert_type"]) + 1)
         result.escalated = _alerts_escalate(policies, now)
         lost = _lost_merchants(policies, now)
         result.lost = len(lost)
-        events = [_alert_raised_event(alert, policies) for alert in alerts]
+        events = [_alert_raised_event(alert) for alert in alerts]
         events += [_merchant_lost_event(row, now) for row in lost]
         events_emit(events)  # one INSERT; delivered after commit, 50 events per task
         result.events = len(events)
@@ -204,7 +204,9 @@ def stall_sweep(*, now=None) -> SweepResult:
     return result
 
 
-def _alerts_raise(policies: dict, now) -> list[StallAlert]:
+def _alerts_raise(policies: dict, now) -> list[dict]:
+    """Raise the alerts due; returns them as row_values dicts."""
+    created = timezone.now()  # created_at/updated_at, as auto_now would set them
     stalled_q = _per_cohort(
         policies, lambda p: Q(activity__lte=now - timedelta(days=p.stalled_after_days))
     )
@@ -264,25 +266,28 @@ def _alerts_raise(policies: dict, now) -> list[StallAlert]:
         for alert_type, is_due in due:
             if not is_due:
                 continue
-            alert = StallAlert(
-                merchant_id=row["merchant_id"],
-                lead_id=row["merchant__lead_id"],
-                step_id=row["step_id"],
-                alert_type=alert_type,
-                severity=severity_for(days=days, policy=policy, alert_type=alert_type),
-                stall_detected_at=now,
-                days_stalled=days,
-                current_status=row["status"],
-                last_activity_at=row["activity"],
-                error_count=row["error_count"],
-            )
             what = (
                 f"{row['error_count']} errors"
                 if alert_type == AlertType.ERROR_THRESHOLD
                 else f"{days} days without activity"
             )
-            alert._change_reason = f"stall_sweep: {alert_type} on step {row['step_id']} ({what})"
-            alerts.append(alert)
+            alerts.append(
+                row_values(  # a dict, not an instance: thousands of rows (apps.core.db)
+                    StallAlert,
+                    now=created,
+                    merchant_id=row["merchant_id"],
+                    lead_id=row["merchant__lead_id"],
+                    step_id=row["step_id"],
+                    alert_type=alert_type,
+                    severity=severity_for(days=days, policy=policy, alert_type=alert_type),
+                    stall_detected_at=now,
+                    days_stalled=days,
+                    current_status=row["status"],
+                    last_activity_at=row["activity"],
+                    error_count=row["error_count"],
+                    _change_reason=f"stall_sweep: {alert_type} on step {row['step_id']} ({what})",
+                )
+            )
     if alerts:  # one COPY each for the alerts and their history rows
         rows_insert(StallAlert, alerts)
         history = history_rows(
@@ -405,31 +410,29 @@ def _lost_merchants(policies: dict, now) -> list[dict]:
     )
 
 
-def _alert_raised_event(alert: StallAlert, policies: dict) -> IntegrationEvent:
-    return IntegrationEvent(
+def _alert_raised_event(alert: dict) -> dict:
+    return event_values(
         event_type=ALERT_RAISED,
         aggregate_type=StallAlert._meta.model_name,
-        aggregate_id=alert.pk,
-        partition_key=str(alert.pk),
-        event_payload={
-            "alert_type": alert.alert_type,
-            "severity": alert.severity,
-            "merchant_id": str(alert.merchant_id),
-            "lead_id": str(alert.lead_id) if alert.lead_id else None,
-            "step": alert.step_id,
-            "days_stalled": alert.days_stalled,
-            "error_count": alert.error_count,
+        aggregate_id=alert["id"],
+        payload={
+            "alert_type": alert["alert_type"],
+            "severity": alert["severity"],
+            "merchant_id": str(alert["merchant_id"]),
+            "lead_id": str(alert["lead_id"]) if alert["lead_id"] else None,
+            "step": alert["step_id"],
+            "days_stalled": alert["days_stalled"],
+            "error_count": alert["error_count"],
         },
     )
 
 
-def _merchant_lost_event(row: dict, now) -> IntegrationEvent:
-    return IntegrationEvent(
+def _merchant_lost_event(row: dict, now) -> dict:
+    return event_values(
         event_type=MERCHANT_LOST,
         aggregate_type=Merchant._meta.model_name,
         aggregate_id=row["id"],
-        partition_key=str(row["id"]),
-        event_payload={
+        payload={
             "lead_id": str(row["lead_id"]),
             "step": row["current_step"],
             "days_inactive": _days(now, row["activity"]),
