@@ -57,7 +57,10 @@ def row_values(model, *, now, **values) -> dict:
     ~25 us a row) for the sweeps' thousands of rows; `_change_reason` and `_history_user`
     may ride along for history_rows."""
     row = dict(values)
-    for name, default in _DEFAULTS.setdefault(model, _defaults(model)):
+    defaults = _DEFAULTS.get(model)
+    if defaults is None:
+        defaults = _DEFAULTS[model] = _defaults(model)
+    for name, default in defaults:
         if name in row:
             continue
         if default is _NOW:
