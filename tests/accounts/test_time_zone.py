@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
@@ -50,10 +51,26 @@ def test_ages_read_like_people_say_them(delta, text):
 
 
 def test_empty_values_show_a_dash():
-    html = Template("{% load times %}{{ t|when }} {{ t|ago }} {{ t|when_ago }}").render(
-        Context({"t": None})
-    )
-    assert html == "— — —"
+    html = Template(
+        "{% load times %}{{ t|when }} {{ t|ago }} {{ t|when_ago }} {{ t|ago_titled }}"
+    ).render(Context({"t": None}))
+    assert html == "— — — —"
+
+
+def test_a_column_of_ages_keeps_the_full_time_on_hover():
+    template = Template("{% load times %}{{ t|ago_titled }} {{ t|ago_titled:words }}")
+    later = MOMENT + timedelta(hours=3)
+    with time_machine.travel(later, tick=False), timezone.override("Europe/Paris"):
+        html = template.render(Context({"t": MOMENT, "words": "3 h <b>"}))
+    element = '<time datetime="2026-07-01T12:05:30+00:00" title="2026-07-01 14:05 CEST">{}</time>'
+    assert html == f"{element.format('3 h ago')} {element.format('3 h &lt;b&gt;')}"
+
+
+def test_the_bare_text_fits_a_title():
+    template = Template("{% load times %}<title>as of {{ t|when_text }}</title>{{ n|when_text }}")
+    with timezone.override("Asia/Tokyo"):
+        html = template.render(Context({"t": MOMENT, "n": None}))
+    assert html == "<title>as of 2026-07-01 21:05 JST</title>"
 
 
 def test_staff_see_times_in_their_own_zone(client, ic_user):

@@ -4,9 +4,14 @@
 - `{{ value|when }}`: `<time datetime="…">2026-12-04 21:48 CET</time>`, to the minute, with
   the zone's name so a time is never ambiguous;
 - `{{ value|ago }}`: a relative age, "3 h ago", "25 min ago", "in 2 d", "just now";
-- `{{ value|when_ago }}`: both, "2026-12-04 21:48 CET (3 h ago)".
+- `{{ value|when_ago }}`: both, "2026-12-04 21:48 CET (3 h ago)";
+- `{{ value|ago_titled }}`: the age in a `<time>` whose title is the full time, for a column
+  of ages; `{{ value|ago_titled:words }}` shows the page's own words for the age instead
+  ("25 min" where the column says "Waiting for");
+- `{{ value|when_text }}`: the bare text of `when`, for a `title` attribute or `<title>`.
 
-None or an empty value shows an em dash. The machine-readable `datetime` attribute is UTC.
+None or an empty value shows an em dash (`when_text`: nothing). The machine-readable
+`datetime` attribute is UTC.
 """
 
 import math
@@ -29,6 +34,7 @@ def _aware(value) -> datetime | None:
     return value
 
 
+@register.filter
 def when_text(value) -> str:
     """'2026-12-04 21:48 CET' in the current zone, or '' when not a datetime."""
     value = _aware(value)
@@ -86,4 +92,17 @@ def when_ago(value):
         _iso(_aware(value)),
         text,
         age_text(value),
+    )
+
+
+@register.filter
+def ago_titled(value, words=None):
+    text = when_text(value)
+    if not text:
+        return EMPTY
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        _iso(_aware(value)),
+        text,
+        age_text(value) if words is None else words,
     )
