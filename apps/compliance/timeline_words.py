@@ -8,8 +8,9 @@ the names of every related object the changes mention with one query per related
 from datetime import date, datetime
 
 from django.db import models
-from django.utils import timezone
 from django.utils.text import capfirst
+
+from apps.core.templatetags.times import when_text
 
 EMPTY = "—"
 VALUE_LIMIT = 80
@@ -45,8 +46,7 @@ class FieldWords:
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, datetime):
-            local = timezone.localtime(value)
-            return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+            return when_text(value)
         if isinstance(value, date):
             return f"{value:%Y-%m-%d}"
         related = self.related_model(attname)
