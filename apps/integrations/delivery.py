@@ -139,12 +139,13 @@ def syncs_retry_due(*, now=None, limit: int = 200) -> int:
 def sync_retry_now(
     *, sync: ExternalSystemSync, actor, reason: str = "retry requested"
 ) -> ExternalSystemSync:
-    """An ops user's retry: back to pending (permission checked by the service), then the
-    push is enqueued at once."""
+    """An ops user's retry of a failed or conflicting sync: back to pending (permission and
+    state checked by the service, which refuses anything else), then the push is enqueued
+    at once."""
     from django_q.tasks import async_task
 
     with transaction.atomic():
-        services.sync_requeue(sync=sync, actor=actor, reason=reason)
+        services.sync_retry_request(sync=sync, actor=actor, reason=reason)
         transaction.on_commit(
             lambda: async_task("apps.integrations.tasks.sync_push_now", str(sync.pk))
         )

@@ -76,6 +76,10 @@ class SyncStatus(models.TextChoices):
     CONFLICT = "conflict", "Conflict"
 
 
+# Syncs a person has to act on: the ops pages list them and offer "Retry now" on them only.
+ATTENTION_STATUSES = (SyncStatus.FAILED, SyncStatus.CONFLICT)
+
+
 class ExternalSystemSync(StateMachineMixin, BaseModel):
     """Where one entity stands with one external system, with its retry schedule."""
 
@@ -131,6 +135,11 @@ class ExternalSystemSync(StateMachineMixin, BaseModel):
 
     def __str__(self):
         return f"{self.entity_type}:{self.entity_id} → {self.external_system}"
+
+    @property
+    def needs_a_person(self) -> bool:
+        """Failed or conflicting: what a person may retry (see ATTENTION_STATUSES)."""
+        return self.sync_status in ATTENTION_STATUSES
 
     @transition(
         field=sync_status,

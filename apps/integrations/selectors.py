@@ -2,12 +2,16 @@
 length (no related rows are read per row) with an explicit order, so a page of it costs the
 same with three rows or three thousand."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from apps.integrations import owners
 from apps.integrations.models import (
+    ATTENTION_STATUSES,
     ExternalSystemSync,
     IntegrationEvent,
     SyncStatus,
@@ -15,8 +19,6 @@ from apps.integrations.models import (
     WebhookStatus,
 )
 
-# Syncs a person may have to act on.
-ATTENTION_STATUSES = (SyncStatus.FAILED, SyncStatus.CONFLICT)
 # An unpublished event older than this was not delivered by its on-commit enqueue nor by the
 # sweep that runs each minute: something keeps failing.
 STUCK_AFTER = timedelta(minutes=5)
@@ -111,3 +113,18 @@ def webhook_problem_list(
         )
         .order_by("-received_at", "pk")
     )
+
+
+def syncs_with_owners(syncs: Iterable[ExternalSystemSync]) -> list[ExternalSystemSync]:
+    """`syncs` as a list, each with `owner`: the SyncOwner (merchant id and name) of the
+    entity it sends, or None. One query per entity type among them, whatever their number."""
+    syncs = list(syncs)
+    ids_by_type: dict[str, set] = defaultdict(set)
+    for sync in syncs:
+        ids_by_type[sync.entity_type].add(sync.entity_id)
+    found = {
+        entity_type: owners.owners_of(entity_type, ids) for entity_type, ids in ids_by_type.items()
+    }
+    for sync in syncs:
+        sync.owner = found[sync.entity_type].get(sync.entity_id)
+    return syncs

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.core.errors import ActionForbidden, TransitionRefused
 from apps.integrations import dispatch
 from apps.integrations.models import ExternalSystemSync, IntegrationEvent, WebhookEvent
 from apps.integrations.outbox import transition_perform
@@ -93,15 +94,38 @@ def sync_flag_conflict(*, sync: ExternalSystemSync, detail: str, actor=None) -> 
     )
 
 
+RETRY_FORBIDDEN = "You do not have permission to retry syncs."
+RETRY_NOTHING_TO_SEND = (
+    "This sync is “{status}”: it cannot queue again now. Only a failed or conflicting sync "
+    "is retried."
+)
+
+
+def _retry_permission_check(actor) -> None:
+    if actor is not None and not actor.has_perm("integrations.retry_sync"):
+        raise ActionForbidden(RETRY_FORBIDDEN)
+
+
 def sync_requeue(*, sync: ExternalSystemSync, actor, reason: str = "") -> ExternalSystemSync:
     """A new change to send, or an ops user asked for a retry."""
-    if actor is not None and not actor.has_perm("integrations.retry_sync"):
-        from apps.core.errors import ActionForbidden
-
-        raise ActionForbidden("You do not have permission to retry syncs.")
+    _retry_permission_check(actor)
     return transition_perform(
         sync, "requeue", actor=actor, reason=f"sync_requeue: {reason or 'retry'}"
     )
+
+
+def sync_retry_request(*, sync: ExternalSystemSync, actor, reason: str = "") -> ExternalSystemSync:
+    """A person's retry (the ops pages, the admin, the retry_sync command): back to pending,
+    for a failed or conflicting sync only. Any other state is refused with nothing written:
+    a synced sync has nothing to send (a new change requeues it by itself), a pending or
+    in-progress one is being sent already."""
+    _retry_permission_check(actor)
+    if not sync.needs_a_person:
+        raise TransitionRefused(
+            RETRY_NOTHING_TO_SEND.format(status=sync.get_sync_status_display()),
+            code="nothing_to_retry",
+        )
+    return sync_requeue(sync=sync, actor=actor, reason=reason)
 
 
 # --- WebhookEvent ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -26,6 +27,24 @@ def _page(request, queryset, param: str):
     return paginate(request, queryset, per_page=PAGE_SIZE, param=param)
 
 
+def _syncs_page(request):
+    page = _page(request, selectors.sync_attention_list(), "syncs_page")
+    page.object_list = selectors.syncs_with_owners(page.object_list)
+    return page
+
+
+def _back_to(request) -> str:
+    """Where a retry without JavaScript returns: the page that asked (the POST's `next`, a
+    path on this site such as the merchant hub's syncs), else the ops console. Only a
+    relative path is followed, never a URL of another site (no open redirect)."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts=None, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("integrations:ops_console")
+
+
 @role_required(roles.OPS)
 @require_GET
 def ops_console(request):
@@ -33,7 +52,7 @@ def ops_console(request):
         request,
         TEMPLATE,
         {
-            "syncs": _page(request, selectors.sync_attention_list(), "syncs_page"),
+            "syncs": _syncs_page(request),
             "events": _page(request, selectors.event_stuck_list(), "events_page"),
             "webhooks": _page(request, selectors.webhook_problem_list(), "webhooks_page"),
             "stuck_minutes": int(selectors.STUCK_AFTER.total_seconds() // 60),
@@ -65,7 +84,8 @@ def sync_retry(request, sync_id):
     """Send one failed or conflicting sync again: back to pending, its push enqueued after
     commit. With htmx the answer is its table row, re-read so it shows the state as it is
     now: 200 once queued, 422 with the reason when refused (retargeted at the row, which the
-    page lets htmx swap). Without JavaScript: a redirect back with a message."""
+    page lets htmx swap). Without JavaScript: a redirect back with a message, to the page
+    named by `next` (the merchant hub) or to the console."""
     sync = selectors.sync_get(sync_id=sync_id)
     if sync is None:
         raise Http404("No such sync.")
@@ -83,10 +103,11 @@ def sync_retry(request, sync_id):
             messages.error(request, f"{sync}: {refusal}")
         else:
             messages.success(request, f"{sync}: {RETRY_QUEUED}")
-        return redirect("integrations:ops_console")
+        return redirect(_back_to(request))
 
+    [fresh] = selectors.syncs_with_owners([selectors.sync_get(sync_id=sync_id) or sync])
     row = {
-        "sync": selectors.sync_get(sync_id=sync_id) or sync,
+        "sync": fresh,
         "row_message": refusal or RETRY_QUEUED,
         "row_message_level": "error" if refusal else "success",
     }

@@ -6,5 +6,11 @@ class MerchantsConfig(AppConfig):
     label = "merchants"
 
     def ready(self):
-        # Outbox and webhook handlers register themselves on import.
-        from apps.merchants import handlers, handlers_emails, handlers_setup  # noqa: F401
+        # Outbox and webhook handlers, and the owners of synced entities, register
+        # themselves on import.
+        from apps.merchants import (  # noqa: F401
+            handlers,
+            handlers_emails,
+            handlers_setup,
+            sync_owners,
+        )

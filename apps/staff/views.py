@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import roles
 from apps.core.errors import ActionForbidden, DomainError
-from apps.core.permissions import role_required
+from apps.core.permissions import role_required, user_has_role
 from apps.routing.selectors import user_role_names
 from apps.routing.services.checks import agent_works_queue_type
 from apps.staff import forms, services
@@ -102,6 +102,8 @@ def _hub_context(request, merchant, *, refused_action: str = "", refusal: str = 
         "allowed": allowed,
         "note_targets": _note_targets(user, hub, role_names) if allowed[services.NOTE] else [],
         "can_audit": user.is_superuser or roles.COMPLIANCE in role_names,
+        # The rule of integrations:sync_retry itself (role_required(roles.OPS)).
+        "can_retry_syncs": user_has_role(user, roles.OPS),
         "refused_action": refused_action,
         "refusal": refusal,
         "form": form,

@@ -116,7 +116,16 @@ document.body.addEventListener("htmx:afterSettle", () => {
 });
 
 // Wide tables scroll inside their own container, never the page (phones at 390 px). The
-// container is focusable and named so a keyboard user can scroll it too.
+// container is focusable and named so a keyboard user can scroll it too: by the table's
+// caption, else after the heading of its section ("Integration syncs, table"), so that the
+// several tables of one page (the merchant hub) are distinct landmarks.
+function tableName(table) {
+  const caption = table.querySelector("caption");
+  if (caption) return caption.textContent.trim();
+  const section = table.closest("[aria-labelledby]");
+  const heading = section && document.getElementById(section.getAttribute("aria-labelledby"));
+  return heading ? `${heading.textContent.trim()}, table` : "Table";
+}
 function wrapTables(root) {
   root.querySelectorAll("main table").forEach((table) => {
     if (table.parentElement.classList.contains("table-scroll")) return;
@@ -124,8 +133,7 @@ function wrapTables(root) {
     wrapper.className = "table-scroll";
     wrapper.setAttribute("tabindex", "0");
     wrapper.setAttribute("role", "region");
-    const caption = table.querySelector("caption");
-    wrapper.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+    wrapper.setAttribute("aria-label", tableName(table));
     table.parentNode.insertBefore(wrapper, table);
     wrapper.appendChild(table);
   });

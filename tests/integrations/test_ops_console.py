@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.integrations.models import SyncStatus, WebhookStatus
+from apps.integrations.services import RETRY_NOTHING_TO_SEND
 from apps.integrations.views import RETRY_QUEUED
 from tests.accounts.factories import (
     AeUserFactory,
@@ -23,6 +24,12 @@ from tests.integrations.factories import (
     ExternalSystemSyncFactory,
     IntegrationEventFactory,
     WebhookEventFactory,
+)
+from tests.leads.factories import LeadFactory
+from tests.merchants.factories import (
+    MerchantBankAccountFactory,
+    MerchantFactory,
+    MerchantPersonFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +58,10 @@ def conflict_sync(**extra):
         last_error="Both sides changed legal_name and phone.",
         **extra,
     )
+
+
+def sync_row(page: str, sync) -> str:
+    return page[page.index(f'<tr id="sync-{sync.pk}">') :].split("</tr>", 1)[0]
 
 
 def stuck_event(**extra):
@@ -142,6 +153,32 @@ def test_the_console_lists_what_needs_a_person(client, ops_user):
         assert hidden not in page
     assert f"webhook-{old.pk}" not in page
     assert page.count(">Retry</button>") == 2
+
+
+def test_each_failed_sync_links_to_its_merchant_hub_or_to_its_lead(client, ops_user):
+    """Wherever the entity sits (the merchant, its lead, an owner, a bank account), a sync
+    that belongs to a merchant links to the merchant hub; a lead with no merchant yet links
+    to the lead page."""
+    merchant = MerchantFactory(legal_business_name="Harbor Golf Club")
+    person = MerchantPersonFactory(merchant=merchant)
+    account = MerchantBankAccountFactory(merchant=merchant)
+    lone_lead = LeadFactory()
+    owned = [
+        failed_sync(entity_type="lead", entity_id=merchant.lead_id),
+        failed_sync(entity_type="merchant_kyb", entity_id=merchant.pk, external_system="payments"),
+        conflict_sync(entity_type="person_kyc", entity_id=person.pk, external_system="payments"),
+        failed_sync(entity_type="bank_account", entity_id=account.pk, external_system="payments"),
+    ]
+    lead_only = failed_sync(entity_type="lead", entity_id=lone_lead.pk)
+    client.force_login(ops_user)
+
+    page = client.get(CONSOLE).text
+
+    hub_link = f'<a href="{reverse("staff:merchant", args=[merchant.pk])}">Harbor Golf Club</a>'
+    for sync in owned:
+        assert hub_link in sync_row(page, sync), sync.entity_type
+    lead_link = f'<a href="{reverse("leads:staff_lead_detail", args=[lone_lead.pk])}">lead</a>'
+    assert lead_link in sync_row(page, lead_only)
 
 
 def test_a_rejected_webhook_shows_its_source_size_and_hash_instead_of_a_body(client, ops_user):
@@ -265,6 +302,30 @@ def test_retrying_a_pending_sync_is_refused_with_the_reason_in_its_row(client, o
     sync.refresh_from_db()
     assert sync.sync_status == SyncStatus.PENDING
     assert sync.history.count() == before
+
+
+def test_retrying_a_synced_sync_is_refused_and_changes_nothing(client, ops_user):
+    sync = ExternalSystemSyncFactory(sync_status=SyncStatus.SYNCED)
+    before = sync.history.count()
+    client.force_login(ops_user)
+
+    response = client.post(retry_url(sync), headers={"HX-Request": "true"})
+
+    assert response.status_code == 422
+    assert RETRY_NOTHING_TO_SEND.format(status="Synced") in response.text
+    sync.refresh_from_db()
+    assert sync.sync_status == SyncStatus.SYNCED
+    assert sync.history.count() == before
+
+
+def test_an_htmx_retry_keeps_the_rows_link_to_the_merchant(client, ops_user):
+    merchant = MerchantFactory(legal_business_name="Harbor Golf Club")
+    sync = failed_sync(entity_type="lead", entity_id=merchant.lead_id)
+    client.force_login(ops_user)
+
+    response = client.post(retry_url(sync), headers={"HX-Request": "true"})
+
+    assert reverse("staff:merchant", args=[merchant.pk]) in response.text
 
 
 def test_a_refused_retry_without_javascript_says_why(client, ops_user):

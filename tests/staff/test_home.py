@@ -146,6 +146,48 @@ def test_ops_see_integration_failures_and_the_funnel(client, ops_user, queues):
     assert reverse("progress:ops_dashboard") in page
 
 
+def test_ops_follow_each_latest_failed_sync_to_its_merchant(client, ops_user, queues):
+    merchant = MerchantFactory(legal_business_name="Harbor Golf Club")
+    person = MerchantPersonFactory(merchant=merchant)
+    ExternalSystemSyncFactory(entity_type="lead", entity_id=merchant.lead_id, sync_status="failed")
+    ExternalSystemSyncFactory(
+        entity_type="person_kyc",
+        entity_id=person.pk,
+        external_system="payments",
+        sync_status="conflict",
+    )
+    ExternalSystemSyncFactory(
+        entity_type="merchant_kyb",
+        entity_id=merchant.pk,
+        external_system="payments",
+        sync_status="synced",
+    )
+    client.force_login(ops_user)
+
+    page = client.get(HOME).text
+
+    failures = page[page.index('<ul id="failed-syncs"') :].split("</ul>", 1)[0]
+    hub_link = f'<a href="{reverse("staff:merchant", args=[merchant.pk])}">Harbor Golf Club</a>'
+    assert failures.count(hub_link) == 2
+    assert "CRM failed" in failures
+    assert "Payments provider conflict" in failures
+    assert "merchant_kyb" not in failures  # synced: nothing to do
+
+
+def test_the_home_lists_the_five_latest_failed_syncs_of_many(client, ops_user, queues):
+    for _ in range(7):
+        ExternalSystemSyncFactory(sync_status="failed")
+    client.force_login(ops_user)
+
+    page = client.get(HOME).text
+
+    assert (
+        f'<a href="{reverse("integrations:ops_console")}">7 syncs failed or in conflict</a>' in page
+    )
+    failures = page[page.index('<ul id="failed-syncs"') :].split("</ul>", 1)[0]
+    assert failures.count("<li>") == 5
+
+
 def _queries(client) -> int:
     with CaptureQueriesContext(connection) as context:
         response = client.get(HOME)

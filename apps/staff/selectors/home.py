@@ -3,8 +3,8 @@
 - AE and IC: my open items (held queue items, with their SLA clock), items due soon in my
   queues, my alerts (claimed by me) and the open alerts nobody claimed, my queues with counts.
 - Compliance: the compliance review queue's counts, KYB and KYC cases under review.
-- Ops: every queue with counts, integration failures per system, the funnel's headline and
-  open alerts by severity.
+- Ops: every queue with counts, integration failures per system and the latest of them
+  (each linked to its merchant), the funnel's headline and open alerts by severity.
 A superuser sees every section.
 """
 
@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.accounts import roles
+from apps.integrations import selectors as integration_selectors
 from apps.merchants.choices import CheckStatus
 from apps.merchants.models import Merchant, MerchantPerson
 from apps.progress import selectors as progress_selectors
@@ -23,6 +24,8 @@ from apps.routing import selectors as routing_selectors
 from apps.routing.models import HELD_STATUSES, OPEN_ASSIGNMENT_STATUSES, QueueAssignment
 
 LIST_LIMIT = 10
+# The latest failed or conflicting syncs on the ops home; the console lists them all.
+FAILED_SYNCS_LIMIT = 5
 # "Due soon" on the home page: not contacted and due within this window (or already past).
 DUE_SOON_WINDOW = timedelta(hours=1)
 COMPLIANCE_QUEUE = "compliance_review"
@@ -44,6 +47,7 @@ class HomeSections:
     compliance: dict | None = None
     integrations: list | None = None
     integrations_total: int = 0
+    failed_syncs: list | None = None
     funnel: dict | None = None
     alerts_by_severity: list | None = None
     sees: set[str] = field(default_factory=set)
@@ -124,8 +128,9 @@ def _home_queues(user, role_names: set[str], sees: set[str]) -> list:
 
 
 def staff_home(*, user, now: datetime | None = None) -> HomeSections:
-    """The sections of `user`'s home. At most 14 queries (a superuser), whatever the number
-    of items, alerts or merchants."""
+    """The sections of `user`'s home. At most 15 queries (a superuser), plus one per entity
+    type among the few latest failed syncs, whatever the number of items, alerts, syncs or
+    merchants."""
     now = now or timezone.now()
     role_names = routing_selectors.user_role_names(user)
     sees = _sees(user, role_names)
@@ -142,6 +147,9 @@ def staff_home(*, user, now: datetime | None = None) -> HomeSections:
     if roles.OPS in sees:
         home.integrations = progress_selectors.failed_integrations_by_system()
         home.integrations_total = sum(r["failed"] + r["conflict"] for r in home.integrations)
+        home.failed_syncs = integration_selectors.syncs_with_owners(
+            integration_selectors.sync_attention_list()[:FAILED_SYNCS_LIMIT]
+        )
         home.funnel = _funnel_headline()
         home.alerts_by_severity = progress_selectors.open_alerts_by_severity()
     return home
