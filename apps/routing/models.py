@@ -315,7 +315,7 @@ class QueueAssignment(StateMachineMixin, BaseModel):
         ]
         indexes = [
             # The queue screens' order (priority, then oldest, then id) over every open item,
-            # so a page of 50 is an index walk, not a sort of the whole queue joined to its
+            # so a page of 25 is an index walk, not a sort of the whole queue joined to its
             # leads and merchants (issue 12: 85 ms → 7 ms for ae_standard at 100k leads).
             models.Index(
                 "queue",
@@ -326,6 +326,17 @@ class QueueAssignment(StateMachineMixin, BaseModel):
                 condition=models.Q(status__in=OPEN_ASSIGNMENT_STATUSES),
             ),
             models.Index(fields=["status"], name="assignment_status"),
+            # The queue counts (waiting, held, mine, overdue, escalated) from the index alone:
+            # an index-only scan of a queue's open items instead of its heap pages, closed
+            # items included (issue 12: 4.9 ms a page at 100k leads).
+            models.Index(
+                fields=["queue", "status"],
+                include=["assigned_to", "first_contact_at", "sla_due_at"],
+                name="assignment_open_counts",
+                condition=models.Q(
+                    status__in=[*OPEN_ASSIGNMENT_STATUSES, AssignmentStatus.ESCALATED]
+                ),
+            ),
         ]
 
     def __str__(self):

@@ -151,7 +151,9 @@ def is_due_soon(assignment: QueueAssignment, now: datetime | None = None) -> boo
 
 
 def user_role_names(user) -> set[str]:
-    return set(user.groups.values_list("name", flat=True))
+    """The user's roles, from the request user's cached role_names (no query once the page's
+    role check has read them)."""
+    return set(user.role_names)
 
 
 def _viewable_types(user, role_names: set[str]) -> list[str] | None:
@@ -283,7 +285,8 @@ class QueueCounts:
 
 def queue_counts(queues, *, user, now: datetime | None = None) -> dict:
     """{queue pk: QueueCounts}: items waiting, held by agents, held by `user`, open items
-    strictly past their deadline without contact, and escalated items. One query."""
+    strictly past their deadline without contact, and escalated items. One query, an
+    index-only scan of assignment_open_counts (it counts queue_id: no column outside it)."""
     now = now or timezone.now()
     open_q = Q(status__in=OPEN_ASSIGNMENT_STATUSES)
     rows = (
@@ -293,13 +296,13 @@ def queue_counts(queues, *, user, now: datetime | None = None) -> dict:
         )
         .values("queue")
         .annotate(
-            waiting=Count("pk", filter=Q(status=AssignmentStatus.QUEUED)),
-            held=Count("pk", filter=Q(status__in=HELD_STATUSES)),
-            mine=Count("pk", filter=Q(status__in=HELD_STATUSES, assigned_to=user)),
+            waiting=Count("queue", filter=Q(status=AssignmentStatus.QUEUED)),
+            held=Count("queue", filter=Q(status__in=HELD_STATUSES)),
+            mine=Count("queue", filter=Q(status__in=HELD_STATUSES, assigned_to=user)),
             overdue=Count(
-                "pk", filter=open_q & Q(first_contact_at__isnull=True, sla_due_at__lt=now)
+                "queue", filter=open_q & Q(first_contact_at__isnull=True, sla_due_at__lt=now)
             ),
-            escalated=Count("pk", filter=Q(status=AssignmentStatus.ESCALATED)),
+            escalated=Count("queue", filter=Q(status=AssignmentStatus.ESCALATED)),
         )
         .values_list("queue", "waiting", "held", "mine", "overdue", "escalated")
         .order_by()

@@ -1,8 +1,9 @@
 """Queue screens under /staff/queues/ for AEs, ICs and ops.
 
-A queue page is one list of 50 items at a time, filtered (status, assignee, cohort, search)
-and sorted (priority, age, SLA) by its query string, with one small action per row (claim,
-record contact, start work) and a link to the item's page, where the other actions (resolve,
+A queue page is one list of 25 items at a time (a screen or two; filters, sort and search
+find the rest), filtered (status, assignee, cohort, search) and sorted (priority, age, SLA)
+by its query string, with one small action per row (claim, record contact, start work) and a
+link to the item's page, where the other actions (resolve,
 reassign, release, escalate, notes) are. Every action is a POST through one service, sent to
 an address that keeps the page's query string. With htmx the answer is the queue's list
 (`queue.html#lists`), re-read so it shows the items as they are now: 200 when done, 422 with
@@ -39,7 +40,7 @@ from apps.routing.forms import (
 from apps.routing.services import assignments, claims, notes
 from apps.routing.templatetags.routing_tags import lead_url
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 TEMPLATE = "routing/queue.html"
 ITEM_TEMPLATE = "routing/item.html"
 INDEX_TEMPLATE = "routing/queue_index.html"
