@@ -159,3 +159,45 @@ def history_rows(model, objs: list, *, history_type: str, when, default_reason: 
         )
         rows.append(values)
     return rows
+
+
+def history_insert(model, objs: list, *, history_type: str, when, default_reason: str = ""):
+    """Write the simple-history rows of `objs` (instances or row_values dicts, already
+    written in this transaction), who and why as history_rows gives them. On PostgreSQL one
+    INSERT … SELECT from the model's own table: each row's values as stored, only the ids,
+    reasons and users sent (no Python per value; issue 12, the sweeps). Elsewhere
+    history_rows and rows_insert."""
+    if not objs:
+        return
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        rows = history_rows(
+            model, objs, history_type=history_type, when=when, default_reason=default_reason
+        )
+        rows_insert(model.history.model, rows)
+        return
+    ids, reasons, users = [], [], []
+    for obj in objs:
+        if isinstance(obj, dict):
+            pk, user, reason = obj["id"], obj.get("_history_user"), obj.get("_change_reason")
+        else:
+            pk = obj.pk
+            user = getattr(obj, "_history_user", None)
+            reason = getattr(obj, "_change_reason", "")
+        ids.append(pk)
+        reasons.append(reason or default_reason)
+        users.append(getattr(user, "pk", None))
+    history = model.history.model
+    quote = connection.ops.quote_name
+    columns = [quote(field.column) for field in history.tracked_fields]
+    user_type = history._meta.get_field("history_user").target_field.db_type(connection)
+    sql = (
+        f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(columns)}, "
+        '"history_date", "history_change_reason", "history_type", "history_user_id") '
+        f"SELECT {', '.join(f't.{column}' for column in columns)}, %s, r.reason, %s, r.user_id "
+        f"FROM unnest(%s::{model._meta.pk.db_type(connection)}[], %s::text[], "
+        f"%s::{user_type}[]) AS r(id, reason, user_id) "
+        f"JOIN {quote(model._meta.db_table)} t ON t.{quote(model._meta.pk.column)} = r.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [when, history_type, ids, reasons, users])

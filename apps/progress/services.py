@@ -9,7 +9,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.db import history_rows, rows_insert
+from apps.core.db import history_insert, rows_insert
 from apps.core.errors import DomainError, TransitionRefused
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import event_build, event_emit, events_emit, transition_perform
@@ -296,9 +296,7 @@ def alerts_raise_sla_breach(*, assignments: list) -> list[StallAlert]:
         )
     if alerts:
         rows_insert(StallAlert, alerts)
-        rows_insert(
-            StallAlert.history.model, history_rows(StallAlert, alerts, history_type="+", when=now)
-        )
+        history_insert(StallAlert, alerts, history_type="+", when=now)
         events_emit(events)
     return alerts
 

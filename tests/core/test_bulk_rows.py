@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.core.db import history_rows, row_values, rows_insert
+from apps.core.db import history_insert, history_rows, row_values, rows_insert
 from apps.integrations.models import IntegrationEvent
 from apps.integrations.outbox import event_values
 from apps.progress.models import AlertStatus, AlertType, StallAlert
@@ -75,3 +75,35 @@ def test_events_as_dicts_are_outbox_rows_waiting_to_be_published():
     assert stored.event_payload == {"step": 3}
     assert stored.partition_key == str(aggregate)
     assert stored.published is False and stored.available_at == stored.occurred_at
+
+
+def test_history_insert_copies_each_row_as_stored_with_who_and_why(ops_user):
+    merchant = MerchantFactory()
+    rows = [
+        row_values(StallAlert, now=NOW, merchant_id=merchant.pk, alert_type=AlertType.STALLED),
+        row_values(
+            StallAlert,
+            now=NOW,
+            merchant_id=merchant.pk,
+            alert_type=AlertType.ABANDONED,
+            _change_reason="stall_sweep: abandoned",
+            _history_user=ops_user,
+        ),
+    ]
+    rows_insert(StallAlert, rows)
+    StallAlert.objects.filter(alert_type=AlertType.STALLED).update(severity="critical")
+
+    history_insert(StallAlert, rows, history_type="~", when=NOW, default_reason="stall_sweep")
+
+    stalled, abandoned = (
+        StallAlert.history.filter(alert_type=kind).get()
+        for kind in (AlertType.STALLED, AlertType.ABANDONED)
+    )
+    assert stalled.severity == "critical"  # the value stored, not the dict's
+    assert (stalled.history_change_reason, stalled.history_user) == ("stall_sweep", None)
+    assert (abandoned.history_change_reason, abandoned.history_user) == (
+        "stall_sweep: abandoned",
+        ops_user,
+    )
+    assert {row.history_type for row in (stalled, abandoned)} == {"~"}
+    assert stalled.history_date == NOW and stalled.merchant_id == merchant.pk

@@ -10,7 +10,8 @@ Set-based, a fixed number of queries whatever the number of items (issue 12: it 
 
     UPDATE ... SET sla_breached ... WHERE <open, uncontacted, past due, not breached> RETURNING *
     SELECT the queues (a handful of rows)
-    INSERT the history rows ("~", reason "assignment_sla_breach: not contacted within ...")
+    INSERT … SELECT the history rows from the table ("~", reason "assignment_sla_breach: not
+    contacted within ...": apps.core.db.history_insert)
     INSERT the outbox events (assignment.sla_breached), delivered after commit in chunks
     the callbacks of apps.routing.hooks.on_sla_breach, once with the whole set (progress
     raises one sla_breach alert per item: one SELECT and three INSERTs)
@@ -25,7 +26,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.db import history_rows, rows_insert
+from apps.core.db import history_insert
 from apps.core.fsm import save_tracked
 from apps.integrations.outbox import event_build, event_emit, events_emit
 from apps.routing import hooks
@@ -97,10 +98,7 @@ def _breaches_mark(*, now: datetime, assignment_id=None) -> list[QueueAssignment
         item._change_reason = f"assignment_sla_breach: {why}"
         payload = _breach_payload(item, queue_code=queue.code, why=why)
         events.append(event_build(event_type=BREACHED_EVENT, aggregate=item, payload=payload))
-    rows_insert(
-        QueueAssignment.history.model,
-        history_rows(QueueAssignment, items, history_type="~", when=now),
-    )
+    history_insert(QueueAssignment, items, history_type="~", when=now)
     events_emit(events)
     hooks.sla_breaches_notify(assignments=items)
     return items
