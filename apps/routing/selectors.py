@@ -507,12 +507,16 @@ def queue_agent_list(queue: RoutingQueue, *, exclude=None) -> QuerySet:
     return agents
 
 
-def with_sla_clocks(items, now: datetime | None = None):
+def with_sla_clocks(items, now: datetime | None = None, *, queue: RoutingQueue | None = None):
     """Attach `.sla` (SlaClock) and `.age` (how long ago it was queued, in words) to each
-    item already fetched: calendars_by_queue's queries, whatever the number of items."""
+    item already fetched: calendars_by_queue's queries, whatever the number of items, none
+    when the items are of one `queue` the caller has that follows no calendar."""
     now = now or timezone.now()
     items = list(items)
-    calendars = calendars_by_queue(item.queue_id for item in items) if items else {}
+    if not items or (queue is not None and queue.business_calendar_id is None):
+        calendars = {}
+    else:
+        calendars = calendars_by_queue(item.queue_id for item in items)
     for item in items:
         item.sla = sla_clock(item, now, calendars.get(item.queue_id))
         item.age = _minutes(now - item.queued_at, up=False)

@@ -155,7 +155,7 @@ def _lists_context(request, queue, may_work: bool) -> dict:
     counts = selectors.queue_counts([queue], user=user, now=now)[queue.pk]
     items = selectors.assignment_list(queue=queue, user=user, filters=filters)
     page = paginate(request, items, per_page=PAGE_SIZE)
-    selectors.with_sla_clocks(page.object_list, now)
+    selectors.with_sla_clocks(page.object_list, now, queue=queue)
     _row_links(page.object_list)
     base = reverse("routing:queue_detail", args=[queue.code])
     query = _query(request)
@@ -209,7 +209,7 @@ def item_detail(request, code, assignment_id):
     item = selectors.assignment_detail_get(queue=queue, assignment_id=assignment_id)
     if item is None:
         raise Http404("No such item in this queue.")
-    selectors.with_sla_clocks([item])
+    selectors.with_sla_clocks([item], queue=queue)
     return render(
         request,
         ITEM_TEMPLATE,
