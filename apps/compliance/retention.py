@@ -36,6 +36,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from apps.compliance.models import DataAccessAuditLog, KybKycAuditLog, RetentionRun
+from apps.core.db import history_insert
 from apps.core.keyed_hash import KeyedHash
 from apps.integrations.models import (
     ExternalSystemSync,
@@ -296,9 +297,24 @@ def _audit_rows_delete(cutoffs: Cutoffs) -> tuple[int, int]:
     return decisions, accesses
 
 
-def _events_delete(cutoffs: Cutoffs) -> int:
+def _events_delete(cutoffs: Cutoffs, now) -> int:
+    """Delete the old published events. A sync still pointing at one loses the pointer, with
+    a history row saying why (one UPDATE, one INSERT … SELECT: history_insert)."""
     old = _old_events(cutoffs)
-    ExternalSystemSync.objects.filter(last_event__in=old.values("pk")).update(last_event=None)
+    syncs = list(ExternalSystemSync.objects.filter(last_event__in=old.values("pk")).only("pk"))
+    if syncs:
+        ExternalSystemSync.objects.filter(pk__in=[sync.pk for sync in syncs]).update(
+            last_event=None, updated_at=now
+        )
+        history_insert(
+            ExternalSystemSync,
+            syncs,
+            history_type="~",
+            when=now,
+            default_reason="retention_run: its last outbox event was deleted",
+        )
+    # A plain DELETE: Django's delete() would load every event to run on_delete rules for
+    # the pointer cleared above, and events send no delete signals.
     return models.QuerySet._raw_delete(old, old.db)
 
 
@@ -327,7 +343,7 @@ def retention_run(*, dry_run: bool = False, triggered_by: str = "schedule", now=
                 "merchants_anonymised": merchants,
                 "decisions_deleted": decisions,
                 "data_access_rows_deleted": accesses,
-                "outbox_events_deleted": _events_delete(cutoffs),
+                "outbox_events_deleted": _events_delete(cutoffs, now),
                 "webhook_bodies_cleared": _webhooks_clear(cutoffs),
             }
         return RetentionRun.objects.create(

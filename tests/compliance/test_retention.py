@@ -17,7 +17,11 @@ from apps.leads.models import Lead, LeadStatus
 from apps.leads.services import lead_capture
 from apps.merchants.models import Merchant, MerchantBankAccount, MerchantPerson
 from tests.compliance.factories import DataAccessAuditLogFactory, KybKycAuditLogFactory
-from tests.integrations.factories import IntegrationEventFactory, WebhookEventFactory
+from tests.integrations.factories import (
+    ExternalSystemSyncFactory,
+    IntegrationEventFactory,
+    WebhookEventFactory,
+)
 from tests.leads.factories import LeadFactory, capture_data
 from tests.merchants.factories import (
     MerchantBankAccountFactory,
@@ -177,6 +181,25 @@ def test_retention_anonymises_deletes_and_keeps_what_it_should():
 
     # A second run finds nothing more to do.
     assert set(_run().counts.values()) == {0}
+
+
+def test_a_sync_pointing_at_a_deleted_event_keeps_its_history_with_the_reason():
+    with time_machine.travel(LONG_AGO, tick=False):
+        old_event = IntegrationEventFactory(published=True)
+        sync = ExternalSystemSyncFactory(last_event=old_event)
+    untouched = ExternalSystemSyncFactory()
+    before = sync.history.count()
+
+    _run()
+
+    sync.refresh_from_db()
+    assert sync.last_event_id is None
+    assert not IntegrationEvent.objects.filter(pk=old_event.pk).exists()
+    latest = sync.history.first()
+    assert sync.history.count() == before + 1
+    assert latest.history_change_reason == "retention_run: its last outbox event was deleted"
+    assert (latest.history_date, latest.last_event_id) == (NOW, None)
+    assert untouched.history.count() == 1
 
 
 def test_a_returning_address_is_recognised_after_anonymisation():

@@ -88,34 +88,20 @@ def _urls(queues, holder):
     }
 
 
+URL_NAMES = [
+    "index",
+    "ae-queue",
+    "ic-queue",
+    "compliance-queue",
+    "ae-claim",
+    "ic-claim",
+    "ae-action",
+    "ic-action",
+]
 # Expected status per role; a POST that gets through answers with a redirect (no JavaScript).
 MATRIX = {
-    "merchant": dict.fromkeys(
-        [
-            "index",
-            "ae-queue",
-            "ic-queue",
-            "compliance-queue",
-            "ae-claim",
-            "ic-claim",
-            "ae-action",
-            "ic-action",
-        ],
-        403,
-    ),
-    "compliance": dict.fromkeys(
-        [
-            "index",
-            "ae-queue",
-            "ic-queue",
-            "compliance-queue",
-            "ae-claim",
-            "ic-claim",
-            "ae-action",
-            "ic-action",
-        ],
-        403,
-    ),
+    "merchant": dict.fromkeys(URL_NAMES, 403),
+    "compliance": dict.fromkeys(URL_NAMES, 403),
     "ae": {
         "index": 200,
         "ae-queue": 200,
